@@ -124,15 +124,8 @@ class AgentSettings(ConclaveSettings):
     batch_invariant: bool = Field(
         True,
         description="Same greedy output alone or beside other requests (reproducible "
-        "experiments under load); off packs each step into one llama.cpp call: faster, "
-        "not reproducible across load.",
-    )
-    max_rows_per_decode: int = Field(
-        4,
-        ge=1,
-        le=7,
-        description="Batch-invariant mode: decode rows per llama.cpp call (must stay below "
-        "the CPU kernels' switch to their gemm path, 8 rows on x86-64).",
+        "experiments under load); off shares one KV pool and repacks weights: a little "
+        "faster, not reproducible across load.",
     )
     max_n: int = Field(8, ge=1, le=64, description="Largest n (samples) one request may ask.")
     default_max_tokens: int = Field(

@@ -55,6 +55,25 @@ def test_greedy_alone_equals_greedy_in_a_batch(agent):
     assert all(len(t[0]) == 48 for t in alone)
 
 
+LONG_PROMPT = "Write a careful summary of the following notes. " + "The river rose in spring. " * 12
+
+
+def test_greedy_alone_equals_greedy_in_a_wide_batch():
+    """Calls of 8 rows and more (where ggml's kernels could change path), prompt chunks
+    mixed with decode rows, and n = 2 siblings: the watched requests' tokens stay the same."""
+    settings = agent_settings(name="wide-agent", slots=12, prefill_chunk=16)
+    with RunningAgent(settings) as wide:
+        watched = [greedy(PROMPTS[0], 40), greedy(LONG_PROMPT, 40)]
+        alone = [generate(wide.address, request) for request in watched]
+        others = [greedy(p, 40) for p in PROMPTS[1:]] * 2
+        others.append(
+            pb.GenerateRequest(prompt=PROMPTS[2], n=2, max_tokens=40, seed=7, ignore_eos=True)
+        )  # 2 + 6 + 2 = 10 sequences, then the watched long prompt prefills beside them
+        together = concurrently(*((generate, wide.address, r) for r in [*watched, *others]))
+        assert together[: len(watched)] == alone
+        assert all(len(t[0]) == 40 for t in alone)
+
+
 def test_n4_with_a_seed_is_reproducible(agent):
     request = pb.GenerateRequest(
         prompt="Once upon a time", n=4, max_tokens=32, seed=2024, temperature=1.0, ignore_eos=True

@@ -55,7 +55,6 @@ def build_llama_engine(
                 prefill_chunk=min(settings.prefill_chunk, settings.batch_size),
                 queue_limit=settings.queue_limit,
                 batch_invariant=settings.batch_invariant,
-                max_rows_per_decode=settings.max_rows_per_decode,
             ),
         )
     )

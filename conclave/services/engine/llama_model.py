@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import re
 import threading
 from pathlib import Path
 
@@ -23,12 +25,30 @@ log = logging.getLogger(__name__)
 _backend_lock = threading.Lock()
 _backend_ready = False
 
+# ggml's CPU backend switches K-quant matrix products to a tiled kernel from 8 rows per
+# call, and that kernel rounds differently from the one below 8 rows (measured: logits
+# moved by up to 2.8, flipping greedy tokens), so a row's result would depend on how many
+# other rows share the call. With weights not repacked, every other kernel gives a row
+# bit-identical results at any row count (tested from 1 to 16 rows). ggml reads the switch
+# once, at its first matrix product, so it is set before any model loads. On this hardware
+# the tiled kernel was no faster at 8 rows and 8 % faster at 16. An operator's own value
+# wins (and gives up batch invariance).
+TILED_KERNEL_SWITCH = "GGML_CPU_TILED_MM"
+
+
+def row_count_invariant_kernels() -> bool:
+    """Whether a row's result is independent of the rows beside it in a llama_decode call
+    (ggml parses the switch with atoi: anything without a leading nonzero number is off)."""
+    value = re.match(r"\s*[+-]?\d+", os.environ.get(TILED_KERNEL_SWITCH, "0"))
+    return value is None or int(value.group()) == 0
+
 
 def _init_backend() -> None:
     # llama_backend_init is process-wide and must run once before the first model loads.
     global _backend_ready
     with _backend_lock:
         if not _backend_ready:
+            os.environ.setdefault(TILED_KERNEL_SWITCH, "0")
             llama_cpp.llama_backend_init()
             _backend_ready = True
 

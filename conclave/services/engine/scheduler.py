@@ -8,9 +8,13 @@ A dedicated thread owns the context. Each step it
 4. calls `llama_decode` once, and samples every row that asked for logits.
 
 The n samples of one job share one prefill: the prompt is decoded into the job's first
-slot, then `llama_memory_seq_cp` shares those KV cells with its other slots (with a
-unified KV cache that is a tag, not a copy) and each sample draws its own first token
-from the same logits row.
+slot, then `llama_memory_seq_cp` shares those KV cells with its other slots and each
+sample draws its own first token from the same logits row.
+
+Batch invariance (the default) asks nothing of the batching itself: with ggml's tiled
+K-quant kernel off (see llama_model.py) and weights not repacked, a row's logits are the
+same bits whatever else is in the call. What remains is attention and the KV cache, set
+up in BatchScheduler.__init__.
 
 Events go back to the asyncio side through each job's `emit`, which must be thread-safe.
 """
@@ -28,7 +32,11 @@ from dataclasses import dataclass, field
 import llama_cpp
 
 from conclave.errors import ConclaveError, Overloaded, Unavailable
-from conclave.services.engine.llama_model import LlamaModel
+from conclave.services.engine.llama_model import (
+    TILED_KERNEL_SWITCH,
+    LlamaModel,
+    row_count_invariant_kernels,
+)
 from conclave.services.engine.sampler import NativeSampler, sample_seed
 from conclave.services.engine.stop import StopMatcher
 from conclave.services.engine.types import (
@@ -54,9 +62,8 @@ class SchedulerConfig:
     batch_size: int
     prefill_chunk: int
     queue_limit: int
-    # Same greedy tokens whether a request runs alone or beside others (see _calls).
+    # Same greedy tokens whether a request runs alone or beside others (see __init__).
     batch_invariant: bool = True
-    max_rows_per_decode: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +140,10 @@ class BatchScheduler:
         self._config = config
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = config.slots * config.context_per_slot
-        cparams.n_batch = config.batch_size
-        cparams.n_ubatch = config.batch_size
+        # Every generating sequence has a row in each step, so a call holds at least slots.
+        self._capacity = max(config.batch_size, config.slots)
+        cparams.n_batch = self._capacity
+        cparams.n_ubatch = self._capacity
         cparams.n_seq_max = config.slots
         cparams.n_threads = config.threads
         cparams.n_threads_batch = config.threads
@@ -147,6 +156,12 @@ class BatchScheduler:
             # samples then copies its cells into the sibling streams: cheap for a prompt.
             cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             cparams.kv_unified = False
+            if not row_count_invariant_kernels():
+                log.warning(
+                    "%s is set to use ggml's tiled kernel: greedy output may differ between "
+                    "a request alone and the same request under load",
+                    TILED_KERNEL_SWITCH,
+                )
         else:
             cparams.kv_unified = True  # one pool: a shared prompt is stored once
         cparams.no_perf = True
@@ -154,7 +169,7 @@ class BatchScheduler:
         if not self._ctx:
             raise Unavailable("llama.cpp could not create a context (out of memory?)")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(config.batch_size, 0, 1)
+        self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._active: list[Job] = []
@@ -270,15 +285,14 @@ class BatchScheduler:
             self._active.remove(job)
 
     def _step(self) -> None:
-        """One scheduling step: decode every generating sequence, prefill one more chunk."""
-        decode = [
+        """One scheduling step: decode every generating sequence, prefill prompt chunks."""
+        rows = [
             _Row(seq.next_token, seq.n_past, seq.slot, seq)
             for job in self._active
             for seq in job.sequences
             if not seq.done
         ]
-        prefill: list[list[_Row]] = []
-        budget = self._config.batch_size - (0 if self._config.batch_invariant else len(decode))
+        budget = self._capacity - len(rows)
         for job in self._active:
             if not job.prefilling or budget <= 0:
                 continue
@@ -286,19 +300,13 @@ class BatchScheduler:
             start = job.prefill_pos
             chunk = job.prompt_tokens[start : start + take]
             last = len(job.prompt_tokens) - 1
-            prefill.append(
-                [
-                    _Row(token, start + i, job.slots[0], job if start + i == last else None)
-                    for i, token in enumerate(chunk)
-                ]
+            rows.extend(
+                _Row(token, start + i, job.slots[0], job if start + i == last else None)
+                for i, token in enumerate(chunk)
             )
             job.prefill_pos += len(chunk)
             budget -= len(chunk)
-            if self._config.batch_invariant:
-                break  # one prompt chunk per step, in a call of its own (see _calls)
-        generated = 0
-        for call in self._calls(decode, prefill):
-            generated += self._decode(call)
+        generated = self._decode(rows) if rows else 0
         now = time.perf_counter()
         self.tokens_generated_total += generated
         with self._cond:
@@ -307,24 +315,6 @@ class BatchScheduler:
                 j for j in self._active if j.sequences and all(s.done for s in j.sequences)
             ]:
                 self._release(job)
-
-    def _calls(self, decode: list[_Row], prefill: list[list[_Row]]) -> list[list[_Row]]:
-        """How the step's rows are split into llama_decode calls.
-
-        llama.cpp's CPU kernels pick their algorithm by the number of rows in a call (on
-        x86-64 AVX2: one path below 8 rows, a gemm path from 8), and the two round
-        differently, enough to change a greedy token now and then. In batch-invariant mode
-        every call therefore has a row count that does not depend on other requests:
-        decode rows go in groups below that threshold, and each prompt chunk — whose size
-        depends only on its own prompt — goes in a call of its own. The fast mode packs
-        everything into one call instead.
-        """
-        if not self._config.batch_invariant:
-            merged = decode + [row for chunk in prefill for row in chunk]
-            return [merged] if merged else []
-        size = self._config.max_rows_per_decode
-        groups = [decode[i : i + size] for i in range(0, len(decode), size)]
-        return groups + prefill
 
     def _decode(self, rows: list[_Row]) -> int:
         """Runs one llama_decode over rows, then samples every row that owns logits.
