@@ -30,6 +30,7 @@ import httpx
 from bench.agent_server import AgentProcess, agent_settings
 from bench.clients import grpc_stream_async, openai_stream
 from bench.concurrency_report import LABELS, Burst, Memory, summarize
+from bench.kernel import KernelRun, measure_kernels
 from bench.llama_server import LlamaServerProcess
 from bench.order import RoundBudget, rotated
 from bench.procs import ProcessGroup
@@ -144,10 +145,22 @@ class Measurer:
         return burst
 
 
+def kernel_run(logs: Path, round_: int) -> KernelRun | None:
+    """llama.cpp's raw rates at every level, in this round: None when the worker failed."""
+    try:
+        return measure_kernels(LEVELS, logs, round_)
+    except BenchError as error:
+        log.warning("round %d, kernel ceiling: failed, left out: %s", round_, error)
+        return None
+    finally:
+        time.sleep(SETTLE_S)
+
+
 def measure_throughput(
     logs: Path, budget: RoundBudget, deadline_s: float
-) -> tuple[list[Burst], dict[str, int], int | None]:
-    """The bursts, the servers' RSS after them, and the median RSS of one (c) worker."""
+) -> tuple[list[Burst], list[KernelRun], dict[str, int], int | None]:
+    """The bursts, llama.cpp's raw rates per round, the servers' RSS after them, and the
+    median RSS of one (c) worker."""
     agent = AgentProcess(agent_settings("bench-a", slots=AGENT_SLOTS), logs)
     fast = AgentProcess(
         agent_settings("bench-a-fast", slots=AGENT_SLOTS, batch_invariant=False), logs
@@ -160,6 +173,7 @@ def measure_throughput(
         for variant, n in (("a", 2), ("a_fast", 2), ("b", 1)):  # warm-up, not counted
             measure(variant, n, 0)
         bursts = []
+        kernels = []
         for r in budget:
             measure.round = r
             for level_index, n in enumerate(LEVELS):
@@ -168,13 +182,16 @@ def measure_throughput(
                     burst = measure(variant, n, offset)
                     if burst is not None:
                         bursts.append(burst)
+            kernel = kernel_run(logs, r)  # while the servers idle, next to their bursts
+            if kernel is not None:
+                kernels.append(kernel)
         rss = {
             "agent": agent.rss_bytes(),
             "agent_fast": fast.rss_bytes(),
             "llama_server": server.rss_bytes(),
         }
     per_process = median(measure.rss_per_process)
-    return bursts, rss, None if per_process is None else int(per_process)
+    return bursts, kernels, rss, None if per_process is None else int(per_process)
 
 
 def measure_memory(logs: Path) -> dict[int, int | None]:
@@ -204,7 +221,7 @@ def run(options: Options) -> BenchResult:
     deadline_s = QUICK_SEPARATE_DEADLINE_S if options.quick else SEPARATE_DEADLINE_S
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
         logs = Path(tmp)
-        bursts, rss, per_process = measure_throughput(logs, budget, deadline_s)
+        bursts, kernels, rss, per_process = measure_throughput(logs, budget, deadline_s)
         by_slots = measure_memory(logs)
     repeats = budget.completed
     memory = Memory(
@@ -216,6 +233,7 @@ def run(options: Options) -> BenchResult:
     )
     return summarize(
         bursts,
+        kernels,
         memory,
         levels=LEVELS,
         repeats=repeats,

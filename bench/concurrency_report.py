@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.kernel import KernelRun
 from bench.result import BenchResult
 from bench.stats import Target, median, ratio
 from bench.table import Table, cell
@@ -119,6 +120,44 @@ def throughput_table(
     )
 
 
+def kernel_ratio(bursts: Sequence[Burst], kernels: Sequence[KernelRun], n: int) -> float | None:
+    """Median over rounds of llama.cpp's raw N-row rate over (b)'s rate in the same round."""
+    served = {b.round: b.aggregate for b in bursts if (b.variant, b.n) == ("b", n)}
+    return median(
+        ratio(k.rates.get(n), served[k.round]) if k.round in served else None for k in kernels
+    )
+
+
+def kernel_table(
+    bursts: Sequence[Burst], kernels: Sequence[KernelRun], levels: Sequence[int]
+) -> Table:
+    def raw(n: int) -> float | None:
+        return median(k.rates.get(n) for k in kernels)
+
+    rows = tuple(
+        (
+            str(n),
+            cell(raw(n), 1),
+            cell(ratio(raw(n), raw(1)), 2),
+            cell(kernel_ratio(bursts, kernels, n), 2),
+            cell(paired_ratio(bursts, "a", "b", n), 2),
+        )
+        for n in levels
+    )
+    return Table(
+        title="The ceiling: llama.cpp alone, N rows per llama_decode call",
+        columns=("N", "raw tok/s", "× 1 row", "raw / (b)", "(a)/(b) measured"),
+        rows=rows,
+        notes=(
+            "Raw: a process of its own times llama_decode calls holding the next token of N "
+            "sequences (the agent's default configuration, no sampling, no server), once "
+            "per round while the servers idle; N over the median call time.",
+            "raw / (b) is what a batching server with zero overhead could reach against (b) "
+            "in the same round: an upper bound for (a)/(b).",
+        ),
+    )
+
+
 def memory_table(memory: Memory, agent_slots: int) -> Table:
     base_slots = min(memory.by_slots)
     base = memory.by_slots[base_slots]
@@ -164,6 +203,7 @@ def targets(bursts: Sequence[Burst], memory: Memory) -> tuple[Target, ...]:
 
 def summarize(
     bursts: Sequence[Burst],
+    kernels: Sequence[KernelRun],
     memory: Memory,
     *,
     levels: Sequence[int],
@@ -179,12 +219,14 @@ def summarize(
         title="concurrency: agent service vs llama_cpp.server vs separate processes",
         tables=(
             throughput_table(bursts, levels, repeats, deadline_s, agent_slots),
+            *((kernel_table(bursts, kernels, levels),) if kernels else ()),
             memory_table(memory, agent_slots),
         ),
         targets=targets(bursts, memory),
         parameters=parameters,
         measurements={
             "bursts": [b.as_dict() for b in bursts],
+            "kernels": [k.as_dict() for k in kernels],
             "rss_bytes": {
                 "by_slots": {str(k): v for k, v in memory.by_slots.items()},
                 "agent": memory.agent,

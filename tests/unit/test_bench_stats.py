@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.concurrency_report import Burst, kernel_ratio, kernel_table
+from bench.kernel import KernelRun
 from bench.order import RoundBudget, rotated
 from bench.stats import Target, difference, median, ratio, spread
 from bench.timing import StreamTiming, aggregate_tps
@@ -113,3 +115,26 @@ def test_round_budget_always_runs_the_first_round_and_caps_the_count():
         clock.now += 100.0
     assert slow.completed == 1
     assert list(RoundBudget(rounds=3, seconds=1e9, clock=clock)) == [0, 1, 2]
+
+
+def _burst(variant: str, n: int, round_: int, tps: float) -> Burst:
+    # One stream of 100 tokens over 100 / tps seconds: an aggregate of tps.
+    return Burst(
+        variant, n, round_, (StreamTiming(sent=0.0, first=0.1, end=100 / tps, tokens=100),)
+    )
+
+
+def test_the_kernel_ceiling_is_paired_by_round():
+    bursts = [
+        _burst("b", 4, 0, 100.0),
+        _burst("a", 4, 0, 150.0),
+        _burst("b", 4, 1, 50.0),
+        _burst("a", 4, 1, 80.0),
+    ]
+    kernels = [KernelRun(0, {1: 100.0, 4: 160.0}), KernelRun(1, {1: 50.0, 4: 90.0})]
+    # Round 0: 160 / 100 = 1.6; round 1: 90 / 50 = 1.8 -> median 1.7.
+    assert kernel_ratio(bursts, kernels, 4) == pytest.approx(1.7)
+    assert kernel_ratio(bursts, [KernelRun(2, {4: 1.0})], 4) is None  # no (b) in round 2
+    table = kernel_table(bursts, kernels, (4,))
+    assert table.rows[0][0] == "4"
+    assert table.rows[0][3] == "1.70"  # raw / (b)
