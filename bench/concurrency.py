@@ -7,8 +7,10 @@
 
 The three servers load together, then idle while another variant runs. A round measures
 every level; within a level the variants run one at a time, in a rotated order (see
-bench/order.py). Rounds repeat while the time budget allows. Then resident memory of the
-agent service with 1 and with 4 slots, after a short generation on every slot at once.
+bench/order.py), and at the end of the round a process of its own times llama.cpp alone
+decoding N rows per call (bench/kernel_worker.py): the ceiling any batching server could
+reach in that round. Rounds repeat while the time budget allows. Then resident memory of
+the agent service with 1 and with 4 slots, after a short generation on every slot at once.
 
 Every wait is bounded: a burst that fails or times out is logged and left out (its cell
 shows a dash), and once the hard deadline has passed the remaining bursts are skipped.
@@ -148,12 +150,15 @@ class Measurer:
 def kernel_run(logs: Path, round_: int) -> KernelRun | None:
     """llama.cpp's raw rates at every level, in this round: None when the worker failed."""
     try:
-        return measure_kernels(LEVELS, logs, round_)
+        run = measure_kernels(LEVELS, logs, round_)
     except BenchError as error:
         log.warning("round %d, kernel ceiling: failed, left out: %s", round_, error)
         return None
     finally:
         time.sleep(SETTLE_S)
+    rates = ", ".join(f"N={n}: {tps:.1f}" for n, tps in run.rates.items())
+    log.info("round %d, llama.cpp alone: %s tok/s", round_, rates)
+    return run
 
 
 def measure_throughput(
@@ -178,7 +183,9 @@ def measure_throughput(
             measure.round = r
             for level_index, n in enumerate(LEVELS):
                 offset = r * len(LEVELS) + level_index  # the same prompts for every variant
-                for variant in rotated(VARIANTS, offset):
+                # Each round moves every variant one place on, at every level (rotating by
+                # offset would repeat a level's order whenever len(LEVELS) == len(VARIANTS)).
+                for variant in rotated(VARIANTS, r + level_index):
                     burst = measure(variant, n, offset)
                     if burst is not None:
                         bursts.append(burst)
@@ -250,7 +257,7 @@ def run(options: Options) -> BenchResult:
             "repeats": repeats,
             "repeats_asked": budget.rounds,
             "budget_s": BUDGET_S,
-            "order": "rounds of levels 1,2,4,8; per level " + ",".join(VARIANTS) + ", rotated",
+            "order": "rounds of levels 1,2,4,8; per level " + ",".join(VARIANTS) + ", rotated by round + level",
             "separate_deadline_s": deadline_s,
             "temperature": 0.0,
             "model": model_path().name,
