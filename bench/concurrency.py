@@ -7,10 +7,10 @@
 
 The three servers load together, then idle while another variant runs. A round measures
 every level; within a level the variants run one at a time, in a rotated order (see
-bench/order.py), and at the end of the round a process of its own times llama.cpp alone
-decoding N rows per call (bench/kernel_worker.py): the ceiling any batching server could
-reach in that round. Rounds repeat while the time budget allows. Then resident memory of
-the agent service with 1 and with 4 slots, after a short generation on every slot at once.
+bench/order.py), and so does llama.cpp alone decoding N rows per call in a process of its
+own (bench/kernel_worker.py): the ceiling any batching server could reach beside them.
+Rounds repeat while the time budget allows. Then resident memory of the agent service
+with 1 and with 4 slots, after a short generation on every slot at once.
 
 Every wait is bounded: a burst that fails or times out is logged and left out (its cell
 shows a dash), and once the hard deadline has passed the remaining bursts are skipped.
@@ -32,7 +32,7 @@ import httpx
 from bench.agent_server import AgentProcess, agent_settings
 from bench.clients import grpc_stream_async, openai_stream
 from bench.concurrency_report import LABELS, Burst, Memory, summarize
-from bench.kernel import KernelRun, measure_kernels
+from bench.kernel import KernelProcess, KernelSample
 from bench.llama_server import LlamaServerProcess
 from bench.order import RoundBudget, rotated
 from bench.procs import ProcessGroup
@@ -55,8 +55,8 @@ REPEATS = 2
 QUICK_REPEATS = 1
 # The throughput rounds stop early when the machine is too slow to fit another in this;
 # past the hard deadline even round 0 skips its remaining bursts.
-BUDGET_S = 400.0
-HARD_DEADLINE_S = 600.0
+BUDGET_S = 500.0
+HARD_DEADLINE_S = 700.0
 BURST_TIMEOUT_S = 150.0  # 8 streams of 128 tokens, served one after another, on a slow day
 AGENT_SLOTS = 8
 MEMORY_SLOTS = (1, 4)
@@ -68,6 +68,8 @@ QUICK_SEPARATE_DEADLINE_S = 15.0
 SETTLE_S = 0.5  # lets the last variant's llama.cpp threads stop spinning
 CONNECT_TIMEOUT_S = 30.0
 VARIANTS = tuple(LABELS)
+RAW = "raw"  # llama.cpp alone (bench/kernel_worker.py), in the rotation with the variants
+ROTATION = (*VARIANTS, RAW)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,13 @@ class Measurer:
     """Runs one burst of any variant against servers that are already up."""
 
     def __init__(
-        self, agent: str, agent_fast: str, llama_url: str, logs: Path, deadline_s: float
+        self,
+        agent: str,
+        agent_fast: str,
+        llama_url: str,
+        kernel: KernelProcess,
+        logs: Path,
+        deadline_s: float,
     ) -> None:
         self._runs: dict[str, BurstFn] = {
             "a": self._streams("a", lambda n, off: agent_burst(agent, n, off)),
@@ -103,6 +111,7 @@ class Measurer:
             "b": self._streams("b", lambda n, off: openai_burst(llama_url, n, off)),
             "c": self._separate,
         }
+        self._kernel = kernel
         self._logs = logs
         self._deadline_s = deadline_s
         self._hard_deadline = time.monotonic() + HARD_DEADLINE_S
@@ -121,6 +130,20 @@ class Measurer:
         run = run_separate(n, model_path(), self._logs, offset=offset, deadline_s=self._deadline_s)
         self.rss_per_process.extend(run.rss_bytes)
         return Burst("c", n, self.round, run.timings, cut_short=run.cut_short)
+
+    def raw(self, n: int) -> KernelSample | None:
+        """llama.cpp's own rate at N rows per call, or None when the worker failed."""
+        try:
+            tps = self._kernel.rate(n)
+        except BenchError as error:
+            log.warning(
+                "round %d, N=%d, llama.cpp alone: failed, left out: %s", self.round, n, error
+            )
+            return None
+        finally:
+            time.sleep(SETTLE_S)
+        log.info("round %d, N=%d, llama.cpp alone: %.1f tok/s", self.round, n, tps)
+        return KernelSample(self.round, n, tps)
 
     def __call__(self, variant: str, n: int, offset: int) -> Burst | None:
         """One burst, or None when it failed or there is no time left for it."""
@@ -147,51 +170,37 @@ class Measurer:
         return burst
 
 
-def kernel_run(logs: Path, round_: int) -> KernelRun | None:
-    """llama.cpp's raw rates at every level, in this round: None when the worker failed."""
-    try:
-        run = measure_kernels(LEVELS, logs, round_)
-    except BenchError as error:
-        log.warning("round %d, kernel ceiling: failed, left out: %s", round_, error)
-        return None
-    finally:
-        time.sleep(SETTLE_S)
-    rates = ", ".join(f"N={n}: {tps:.1f}" for n, tps in run.rates.items())
-    log.info("round %d, llama.cpp alone: %s tok/s", round_, rates)
-    return run
-
-
 def measure_throughput(
     logs: Path, budget: RoundBudget, deadline_s: float
-) -> tuple[list[Burst], list[KernelRun], dict[str, int], int | None]:
-    """The bursts, llama.cpp's raw rates per round, the servers' RSS after them, and the
+) -> tuple[list[Burst], list[KernelSample], dict[str, int], int | None]:
+    """The bursts, llama.cpp's own rates beside them, the servers' RSS after them, and the
     median RSS of one (c) worker."""
     agent = AgentProcess(agent_settings("bench-a", slots=AGENT_SLOTS), logs)
     fast = AgentProcess(
         agent_settings("bench-a-fast", slots=AGENT_SLOTS, batch_invariant=False), logs
     )
     server = LlamaServerProcess("llama-cpp-server", logs, model=model_path())
-    with ProcessGroup(agent, fast, server):
-        measure = Measurer(
-            agent.wait_ready(), fast.wait_ready(), server.wait_ready(), logs, deadline_s
-        )
+    kernel = KernelProcess("llama-cpp-alone", logs, sequences=max(LEVELS))
+    with ProcessGroup(agent, fast, server, kernel):
+        urls = agent.wait_ready(), fast.wait_ready(), server.wait_ready()
+        kernel.wait_ready()
+        measure = Measurer(*urls, kernel, logs, deadline_s)
         for variant, n in (("a", 2), ("a_fast", 2), ("b", 1)):  # warm-up, not counted
             measure(variant, n, 0)
-        bursts = []
-        kernels = []
+        bursts: list[Burst] = []
+        kernels: list[KernelSample] = []
         for r in budget:
             measure.round = r
             for level_index, n in enumerate(LEVELS):
                 offset = r * len(LEVELS) + level_index  # the same prompts for every variant
-                # Each round moves every variant one place on, at every level (rotating by
-                # offset would repeat a level's order whenever len(LEVELS) == len(VARIANTS)).
-                for variant in rotated(VARIANTS, r + level_index):
-                    burst = measure(variant, n, offset)
-                    if burst is not None:
+                # Each round moves every variant one place on, at every level.
+                for variant in rotated(ROTATION, r + level_index):
+                    if variant == RAW:
+                        sample = measure.raw(n)
+                        if sample is not None:
+                            kernels.append(sample)
+                    elif (burst := measure(variant, n, offset)) is not None:
                         bursts.append(burst)
-            kernel = kernel_run(logs, r)  # while the servers idle, next to their bursts
-            if kernel is not None:
-                kernels.append(kernel)
         rss = {
             "agent": agent.rss_bytes(),
             "agent_fast": fast.rss_bytes(),
@@ -257,7 +266,8 @@ def run(options: Options) -> BenchResult:
             "repeats": repeats,
             "repeats_asked": budget.rounds,
             "budget_s": BUDGET_S,
-            "order": "rounds of levels 1,2,4,8; per level " + ",".join(VARIANTS) + ", rotated by round + level",
+            "order": f"rounds of levels 1,2,4,8; per level {','.join(ROTATION)}, "
+            "rotated by round + level",
             "separate_deadline_s": deadline_s,
             "temperature": 0.0,
             "model": model_path().name,

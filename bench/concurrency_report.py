@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.kernel import KernelRun
+from bench.kernel import KernelSample
 from bench.result import BenchResult
 from bench.stats import Target, median, ratio
 from bench.table import Table, cell
@@ -120,19 +120,17 @@ def throughput_table(
     )
 
 
-def kernel_ratio(bursts: Sequence[Burst], kernels: Sequence[KernelRun], n: int) -> float | None:
-    """Median over rounds of llama.cpp's raw N-row rate over (b)'s rate in the same round."""
+def kernel_ratio(bursts: Sequence[Burst], kernels: Sequence[KernelSample], n: int) -> float | None:
+    """Median over rounds of llama.cpp's own N-row rate over (b)'s, within a round."""
     served = {b.round: b.aggregate for b in bursts if (b.variant, b.n) == ("b", n)}
-    return median(
-        ratio(k.rates.get(n), served[k.round]) if k.round in served else None for k in kernels
-    )
+    return median(ratio(k.tps, served.get(k.round)) for k in kernels if k.n == n)
 
 
 def kernel_table(
-    bursts: Sequence[Burst], kernels: Sequence[KernelRun], levels: Sequence[int]
+    bursts: Sequence[Burst], kernels: Sequence[KernelSample], levels: Sequence[int]
 ) -> Table:
     def raw(n: int) -> float | None:
-        return median(k.rates.get(n) for k in kernels)
+        return median(k.tps for k in kernels if k.n == n)
 
     rows = tuple(
         (
@@ -149,11 +147,12 @@ def kernel_table(
         columns=("N", "raw tok/s", "× 1 row", "raw / (b)", "(a)/(b) measured"),
         rows=rows,
         notes=(
-            "Raw: a process of its own times llama_decode calls holding the next token of N "
-            "sequences (the agent's default configuration, no sampling, no server), once "
-            "per round while the servers idle; N over the median call time.",
-            "raw / (b) is what a batching server with zero overhead could reach against (b) "
-            "in the same round: an upper bound for (a)/(b).",
+            "Raw: a process of its own, loaded like the agent's default mode, times "
+            "llama_decode calls holding the next token of N sequences (no sampling, no "
+            "server); N over the median call time. It runs in the rotation with the "
+            "variants, at every level of every round.",
+            "raw / (b) is what a batching server with no overhead at all could reach "
+            "against (b) in the same round: the ceiling for (a)/(b).",
         ),
     )
 
@@ -203,7 +202,7 @@ def targets(bursts: Sequence[Burst], memory: Memory) -> tuple[Target, ...]:
 
 def summarize(
     bursts: Sequence[Burst],
-    kernels: Sequence[KernelRun],
+    kernels: Sequence[KernelSample],
     memory: Memory,
     *,
     levels: Sequence[int],

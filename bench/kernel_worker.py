@@ -1,11 +1,13 @@
 """What llama.cpp's kernels allow, with no server around them:
-`python -m bench.kernel_worker --rows 1,2,4,8`.
+`python -m bench.kernel_worker --sequences 8`.
 
 It loads the model as the agent does in its default mode (weights not repacked, ggml's
 tiled kernel off, flash attention, a KV stream per sequence), prefills one bench prompt per
-sequence, then times `llama_decode` calls of N rows (the next token of N sequences) for
-each N and prints `result {"N": tok/s, ...}`: N over the median call time. No sampling, no
-gRPC, no Python per token: the ceiling for any batching server on this machine.
+sequence and prints `ready`. Then for each line `N` on stdin it times `llama_decode` calls
+of N rows (the next token of N sequences) and prints `result {"n": N, "tps": X}`: N over
+the median call time. No sampling, no gRPC, no Python per token: the ceiling for any
+batching server on this machine. Every measurement starts from the same cache (the tokens
+it decoded are removed afterwards), so they compare.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ class RawDecoder:
         self._ctx = llama_cpp.llama_init_from_model(model.handle, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create a context")
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(512, 0, 1)
-        self._next: list[tuple[int, int]] = []  # (token, position) per sequence
+        self._prompts: list[tuple[int, int]] = []  # (last token, length) per sequence
         for seq in range(sequences):
             tokens = model.tokenize(prompt_for(seq), add_special=True)
             self._call([(t, i, seq) for i, t in enumerate(tokens)], last_only=True)
-            self._next.append((tokens[-1], len(tokens)))
+            self._prompts.append((tokens[-1], len(tokens)))
+        self._next = list(self._prompts)  # (token, position) to decode next, per sequence
 
     def _call(self, rows: list[tuple[int, int, int]], *, last_only: bool = False) -> float:
         batch = self._batch
@@ -70,33 +74,43 @@ class RawDecoder:
             self._next[seq] = (token, pos + 1)
         return elapsed
 
+    def rewind(self) -> None:
+        """Back to the prompts alone: drops every decoded token."""
+        for seq, (token, length) in enumerate(self._prompts):
+            llama_cpp.llama_memory_seq_rm(self._memory, seq, length, -1)
+            self._next[seq] = (token, length)
+
+    def rate(self, n: int) -> float:
+        """Tokens/s of calls holding n rows: n over the median call time."""
+        for _ in range(WARMUP_CALLS):
+            self.step(n)
+        seconds = statistics.median(self.step(n) for _ in range(TIMED_CALLS))
+        self.rewind()
+        return n / seconds
+
     def close(self) -> None:
         llama_cpp.llama_batch_free(self._batch)
         llama_cpp.llama_free(self._ctx)
 
 
-def rates(rows: Sequence[int]) -> dict[int, float]:
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.kernel_worker")
+    parser.add_argument("--sequences", type=int, required=True, help="most rows per call")
+    args = parser.parse_args(argv)
     model = LlamaModel(model_path(), repack_weights=False)
-    decoder = RawDecoder(model, max(rows))
+    decoder = RawDecoder(model, args.sequences)
     try:
-        result = {}
-        for n in rows:
-            for _ in range(WARMUP_CALLS):
-                decoder.step(n)
-            seconds = statistics.median(decoder.step(n) for _ in range(TIMED_CALLS))
-            result[n] = n / seconds
-        return result
+        decoder.rate(args.sequences)  # warm-up: pages the weights in, builds the graphs
+        print("ready", flush=True)
+        for line in sys.stdin:
+            n = int(line)
+            if not 1 <= n <= args.sequences:
+                print(f"error rows must be within 1..{args.sequences}", flush=True)
+                continue
+            print("result " + json.dumps({"n": n, "tps": decoder.rate(n)}), flush=True)
     finally:
         decoder.close()
         model.close()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.kernel_worker")
-    parser.add_argument("--rows", required=True, help="comma-separated row counts")
-    args = parser.parse_args(argv)
-    rows = [int(n) for n in args.rows.split(",")]
-    print("result " + json.dumps({str(n): tps for n, tps in rates(rows).items()}), flush=True)
     return 0
 
 

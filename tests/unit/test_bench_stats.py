@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.concurrency_report import Burst, kernel_ratio, kernel_table
-from bench.kernel import KernelRun
+from bench.kernel import KernelSample
 from bench.order import RoundBudget, rotated
 from bench.stats import Target, difference, median, ratio, spread
 from bench.timing import StreamTiming, aggregate_tps
@@ -131,10 +131,15 @@ def test_the_kernel_ceiling_is_paired_by_round():
         _burst("b", 4, 1, 50.0),
         _burst("a", 4, 1, 80.0),
     ]
-    kernels = [KernelRun(0, {1: 100.0, 4: 160.0}), KernelRun(1, {1: 50.0, 4: 90.0})]
+    kernels = [
+        KernelSample(0, 1, 100.0),
+        KernelSample(0, 4, 160.0),
+        KernelSample(1, 1, 50.0),
+        KernelSample(1, 4, 90.0),
+    ]
     # Round 0: 160 / 100 = 1.6; round 1: 90 / 50 = 1.8 -> median 1.7.
     assert kernel_ratio(bursts, kernels, 4) == pytest.approx(1.7)
-    assert kernel_ratio(bursts, [KernelRun(2, {4: 1.0})], 4) is None  # no (b) in round 2
+    assert kernel_ratio(bursts, [KernelSample(2, 4, 1.0)], 4) is None  # no (b) in round 2
     table = kernel_table(bursts, kernels, (4,))
     assert table.rows[0][0] == "4"
     assert table.rows[0][3] == "1.70"  # raw / (b)
