@@ -123,10 +123,14 @@ class ModelPool:
 
     @property
     def description(self) -> ModelDescription:
-        engine = self._loaded.get(self.default)
+        return self._describe(self.default)
+
+    def _describe(self, model_id: str) -> ModelDescription:
+        """The loaded engine's description; for a model not loaded, what its spec tells."""
+        engine = self._loaded.get(model_id)
         if engine is not None:
             return engine.description
-        spec = self._models[self.default]
+        spec = self._models[model_id]
         return ModelDescription(
             id=spec.id,
             backend=spec.backend,
@@ -139,31 +143,14 @@ class ModelPool:
         )
 
     def entries(self) -> list[PoolEntry]:
-        out = []
-        for model_id, spec in self._models.items():
-            engine = self._loaded.get(model_id)
-            description = (
-                engine.description
-                if engine is not None
-                else ModelDescription(
-                    id=spec.id,
-                    backend=spec.backend,
-                    path=spec.location,
-                    size_bytes=0,
-                    architecture="",
-                    context_train=0,
-                    chat_format="",
-                    loaded=False,
-                )
+        return [
+            PoolEntry(
+                description=self._describe(model_id),
+                estimated_bytes=spec.estimated_bytes,
+                last_used=self._last_used.get(model_id, 0.0),
             )
-            out.append(
-                PoolEntry(
-                    description=description,
-                    estimated_bytes=spec.estimated_bytes,
-                    last_used=self._last_used.get(model_id, 0.0),
-                )
-            )
-        return out
+            for model_id, spec in self._models.items()
+        ]
 
     def pool_stats(self) -> PoolStats:
         return PoolStats(
