@@ -58,43 +58,56 @@ def generate_request(prompt: str, max_tokens: int = MAX_TOKENS) -> pb.GenerateRe
     )
 
 
-def grpc_stream(stub: agent_pb2_grpc.AgentServiceStub, prompt: str) -> StreamTiming:
-    """Synchronous client: the least client-side work between two tokens."""
-    first = end = None
-    tokens = 0
-    complete = False
-    sent = time.monotonic()
-    for event in stub.Generate(generate_request(prompt), timeout=STREAM_TIMEOUT_S):
+class _GrpcTally:
+    """The instants and token count of one agent-service stream, event by event."""
+
+    def __init__(self, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+        self.sent = time.monotonic()
+        self.first: float | None = None
+        self.end: float | None = None
+        self.tokens = 0
+        self.complete = False
+
+    def feed(self, event: pb.GenerateEvent) -> None:
         kind = event.WhichOneof("event")
         if kind == "delta":
-            if first is None and event.delta.token_ids:
-                first = time.monotonic()
-            tokens += len(event.delta.token_ids)
+            if self.first is None and event.delta.token_ids:
+                self.first = time.monotonic()
+            self.tokens += len(event.delta.token_ids)
         elif kind == "finished":
-            end = time.monotonic()
-            complete = event.finished.finish_reason == pb.FINISH_REASON_LENGTH
-    return checked("agent service", sent, first, end, tokens, complete)
+            self.end = time.monotonic()
+            self.complete = event.finished.finish_reason == pb.FINISH_REASON_LENGTH
+
+    def timing(self) -> StreamTiming:
+        return checked(
+            "agent service",
+            self.sent,
+            self.first,
+            self.end,
+            self.tokens,
+            self.complete,
+            self.max_tokens,
+        )
+
+
+def grpc_stream(stub: agent_pb2_grpc.AgentServiceStub, prompt: str) -> StreamTiming:
+    """Synchronous client: the least client-side work between two tokens."""
+    tally = _GrpcTally(MAX_TOKENS)
+    for event in stub.Generate(generate_request(prompt), timeout=STREAM_TIMEOUT_S):
+        tally.feed(event)
+    return tally.timing()
 
 
 async def grpc_stream_async(
     stub: agent_pb2_grpc.AgentServiceStub, prompt: str, max_tokens: int = MAX_TOKENS
 ) -> StreamTiming:
     """grpc.aio client, for many concurrent streams from one process."""
-    first = end = None
-    tokens = 0
-    complete = False
-    sent = time.monotonic()
+    tally = _GrpcTally(max_tokens)
     call = stub.Generate(generate_request(prompt, max_tokens), timeout=STREAM_TIMEOUT_S)
     async for event in call:
-        kind = event.WhichOneof("event")
-        if kind == "delta":
-            if first is None and event.delta.token_ids:
-                first = time.monotonic()
-            tokens += len(event.delta.token_ids)
-        elif kind == "finished":
-            end = time.monotonic()
-            complete = event.finished.finish_reason == pb.FINISH_REASON_LENGTH
-    return checked("agent service", sent, first, end, tokens, complete, max_tokens)
+        tally.feed(event)
+    return tally.timing()
 
 
 def aio_channel(address: str) -> grpc.aio.Channel:
