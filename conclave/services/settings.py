@@ -10,9 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from conclave.config import ConclaveSettings
+from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFAULT_PREAMBLE
 from conclave.services.model_source import default_cache_dir
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+ChatFormatName = Literal["gemma", "chatml", "completion"]
+
+
+class DemonstrationEntry(BaseModel):
+    """One example exchange of the completion-style chat format (settings `demonstrations`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str = Field(min_length=1, description="What the user asks.")
+    assistant: str = Field(min_length=1, description="The answer, written as replies should be.")
+
+
+def _default_demonstrations() -> list[DemonstrationEntry]:
+    return [DemonstrationEntry(user=d.user, assistant=d.assistant) for d in DEFAULT_DEMONSTRATIONS]
 
 
 class ModelEntry(BaseModel):
@@ -26,7 +41,10 @@ class ModelEntry(BaseModel):
         "or the upstream model string).",
     )
     backend: Literal["llama_cpp", "litellm"] = Field("llama_cpp", description="Engine.")
-    path: str | None = Field(None, description="llama_cpp: GGUF file, or 'bundled'.")
+    path: str | None = Field(
+        None,
+        description="llama_cpp: GGUF file, or a bundled model (bundled, smollm2-135m-instruct).",
+    )
     upstream: str | None = Field(
         None, description="litellm: the LiteLLM model string, e.g. ollama/llama3.2."
     )
@@ -36,7 +54,7 @@ class ModelEntry(BaseModel):
     )
     slots: int | None = Field(None, ge=1, le=64, description="llama_cpp: slots.")
     context_size: int | None = Field(None, ge=128, description="Context tokens per slot.")
-    chat_format: Literal["gemma", "chatml"] | None = Field(None, description="llama_cpp.")
+    chat_format: ChatFormatName | None = Field(None, description="llama_cpp: force a format.")
     max_concurrent: int = Field(4, ge=1, description="litellm: upstream requests at once.")
 
 
@@ -55,7 +73,9 @@ class AgentSettings(ConclaveSettings):
         description="Name this agent reports and announces (default: the hostname).",
     )
     model: str | None = Field(
-        None, description="GGUF file to serve; empty or 'bundled' is the bundled Gemma 3 270M."
+        None,
+        description="GGUF file, or a bundled model: 'bundled' (Gemma 3 270M, a base model) "
+        "or 'smollm2-135m-instruct'. Unset: both bundled models, Gemma the default.",
     )
     model_cache_dir: Path = Field(
         default_factory=default_cache_dir,
@@ -85,9 +105,22 @@ class AgentSettings(ConclaveSettings):
         description="Memory the loaded models may use (default: 80% of what the hardware "
         "detection found available); least recently used models are evicted beyond it.",
     )
-    chat_format: Literal["gemma", "chatml"] | None = Field(
+    chat_format: ChatFormatName | None = Field(
         None,
-        description="Force a chat format; default: the GGUF's template, else by architecture.",
+        description="Force a chat format (completion: a transcript with demonstrations, for "
+        "base models); default: the GGUF's template, else completion for a base model, else "
+        "the architecture's turns.",
+    )
+    demonstrations: list[DemonstrationEntry] = Field(
+        default_factory=_default_demonstrations,
+        max_length=32,
+        description="Example exchanges the completion chat format opens with (config file; "
+        "a list of {user, assistant}). Keep them generic: one of each kind of question.",
+    )
+    chat_preamble: str = Field(
+        DEFAULT_PREAMBLE,
+        max_length=2000,
+        description="First line of the completion chat format, before the demonstrations.",
     )
     slots: int | None = Field(
         None,

@@ -204,7 +204,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_arch: _Optional[str] = ..., physical_cores: _Optional[int] = ..., logical_cores: _Optional[int] = ..., ram_total_bytes: _Optional[int] = ..., ram_available_bytes: _Optional[int] = ..., os: _Optional[str] = ..., accelerators: _Optional[_Iterable[_Union[Accelerator, _Mapping]]] = ..., raspberry_pi: _Optional[_Union[RaspberryPi, _Mapping]] = ..., temperature_c: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("id", "backend", "path", "size_bytes", "architecture", "context_train", "chat_format", "loaded", "last_used_unix", "estimated_bytes")
+    __slots__ = ("id", "backend", "path", "size_bytes", "architecture", "context_train", "chat_format", "loaded", "last_used_unix", "estimated_bytes", "chat_format_reason", "demonstrations")
     ID_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +215,8 @@ class ModelInfo(_message.Message):
     LOADED_FIELD_NUMBER: _ClassVar[int]
     LAST_USED_UNIX_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHAT_FORMAT_REASON_FIELD_NUMBER: _ClassVar[int]
+    DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     backend: str
     path: str
@@ -225,7 +227,9 @@ class ModelInfo(_message.Message):
     loaded: bool
     last_used_unix: float
     estimated_bytes: int
-    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ...) -> None: ...
+    chat_format_reason: str
+    demonstrations: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ..., chat_format_reason: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes")

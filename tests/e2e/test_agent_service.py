@@ -33,7 +33,11 @@ def test_get_info_reports_model_slots_and_hardware(stub, agent):
     assert info.version
     assert info.model.id == "gemma-3-270m-q4_k_m"
     assert info.model.architecture == "gemma3"
-    assert info.model.chat_format == "gemma"
+    # A base model: the completion-style transcript, with the demonstrations it opens with.
+    assert info.model.chat_format == "completion"
+    assert "base model" in info.model.chat_format_reason
+    roles = [m.role for m in info.model.demonstrations]
+    assert len(roles) >= 6 and roles == ["user", "assistant"] * (len(roles) // 2)
     assert info.context_size == agent.settings.context_size
     assert info.slots_total == agent.settings.slots
     assert 0 <= info.slots_busy <= info.slots_total
@@ -42,10 +46,11 @@ def test_get_info_reports_model_slots_and_hardware(stub, agent):
     assert info.threads == 2
 
 
-def test_list_models_shows_the_loaded_model(stub):
+def test_list_models_shows_both_bundled_models_the_default_loaded(stub):
     models = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
-    assert [m.id for m in models] == ["gemma-3-270m-q4_k_m"]
+    assert [m.id for m in models] == ["gemma-3-270m-q4_k_m", "smollm2-135m-instruct-q4_1"]
     assert models[0].loaded and models[0].size_bytes > 100 * 2**20
+    assert not models[1].loaded  # loaded on first use
 
 
 def test_embed_returns_one_vector_per_input(stub):

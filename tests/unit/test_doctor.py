@@ -18,7 +18,12 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hardware"
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_doctor(json_output=True, system=load_recorded(FIXTURES / "pi5_throttled")) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"hardware", "recommendation"}
+    assert set(report) == {"hardware", "recommendation", "bundled_models"}
+    bundled = {m["name"]: m for m in report["bundled_models"]}
+    assert bundled["bundled"]["chat_format"] == "completion"
+    assert "base model" in bundled["bundled"]["reason"]
+    assert len(bundled["bundled"]["demonstrations"]) >= 3
+    assert bundled["smollm2-135m-instruct"]["chat_format"] == "gguf-template"
     hardware = report["hardware"]
     assert hardware["cpu_model"] == "ARM Cortex-A76"
     assert hardware["physical_cores"] == 4
@@ -51,5 +56,8 @@ def test_table_output() -> None:
         "NVIDIA GeForce RTX 3060",
         "Qwen2.5-14B-Instruct",
         "AMD Ryzen 9 7950X",
+        "Bundled models",
+        "completion",
+        "smollm2-135m-instruct",
     ):
         assert expected in text

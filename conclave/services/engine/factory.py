@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import logging
 from dataclasses import dataclass, replace
 
 from conclave.services.engine.base import Engine
@@ -9,10 +11,13 @@ from conclave.services.engine.litellm_engine import LiteLLMConfig, LiteLLMEngine
 from conclave.services.engine.llama_engine import LlamaEngine, LlamaEngineConfig
 from conclave.services.engine.pool import ModelPool, PooledModel
 from conclave.services.engine.scheduler import SchedulerConfig
+from conclave.services.engine.types import Demonstration
 from conclave.services.hardware.types import HardwareReport
-from conclave.services.model_source import ModelFile, resolve_model
+from conclave.services.model_source import BUNDLED_MODELS, ModelFile, resolve_model
 from conclave.services.recommend import MODEL_CLASSES, default_threads, memory_basis, slots_for
 from conclave.services.settings import AgentSettings, ModelEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,10 @@ def build_llama_engine(
             model_path=model.path,
             model_id=model.id,
             chat_format=settings.chat_format,
+            demonstrations=tuple(
+                Demonstration(d.user, d.assistant) for d in settings.demonstrations
+            ),
+            preamble=settings.chat_preamble,
             embed_context=settings.embed_context,
             max_n=settings.max_n,
             scheduler=SchedulerConfig(
@@ -62,7 +71,8 @@ def build_llama_engine(
 
 def model_entries(settings: AgentSettings) -> list[ModelEntry]:
     """The models this agent serves: `models`, then every GGUF of `models_dir`; with
-    neither, the one model of the top-level settings (the bundled model by default)."""
+    neither, the one model of the top-level settings; with no model named either, every
+    bundled model that is installed, the default (Gemma) first."""
     entries = list(settings.models)
     if settings.models_dir is not None:
         taken = {e.id for e in entries}
@@ -84,7 +94,22 @@ def model_entries(settings: AgentSettings) -> list[ModelEntry]:
                 context_size=settings.context_size,
             )
         ]
-    return [ModelEntry(id="", path=settings.model)]  # id filled from the file below
+    if settings.model:
+        return [ModelEntry(id="", path=settings.model)]  # id filled from the file below
+    return [
+        ModelEntry(id=m.id, path=m.id)
+        for m in BUNDLED_MODELS
+        if m is BUNDLED_MODELS[0] or _installed(m.package)
+    ]
+
+
+def _installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        log.info("bundled model package %s is not installed; not serving it", package)
+        return False
+    return True
 
 
 def build_pool(settings: AgentSettings, hw: HardwareReport) -> ModelPool:

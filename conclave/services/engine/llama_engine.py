@@ -10,11 +10,13 @@ from pathlib import Path
 
 from conclave.errors import ConclaveError, InvalidRequest, NotFound
 from conclave.services.engine.chat_format import FormattedPrompt, choose_chat_format
+from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFAULT_PREAMBLE
 from conclave.services.engine.embedder import Embedder
 from conclave.services.engine.llama_model import LlamaModel
 from conclave.services.engine.scheduler import BatchScheduler, Job, SchedulerConfig
 from conclave.services.engine.types import (
     ChatMessage,
+    Demonstration,
     EmbedResult,
     EngineStats,
     Finished,
@@ -34,6 +36,8 @@ class LlamaEngineConfig:
     model_id: str
     scheduler: SchedulerConfig
     chat_format: str | None = None
+    demonstrations: tuple[Demonstration, ...] = DEFAULT_DEMONSTRATIONS
+    preamble: str = DEFAULT_PREAMBLE
     embed_context: int = 512
     max_n: int = 8
 
@@ -46,13 +50,16 @@ class LlamaEngine:
         self._model = LlamaModel(
             config.model_path, repack_weights=not config.scheduler.batch_invariant
         )
-        self._chat = choose_chat_format(
+        choice = choose_chat_format(
+            self._model.identity,
             override=config.chat_format,
-            template=self._model.chat_template,
-            architecture=self._model.architecture,
             bos_text=self._model.bos_text,
             eos_text=self._model.eos_text,
+            demonstrations=config.demonstrations,
+            preamble=config.preamble,
         )
+        self._chat = choice.format
+        self._chat_reason = choice.reason
         self._scheduler = BatchScheduler(self._model, config.scheduler)
         self._embedder = Embedder(
             self._model, context_size=config.embed_context, threads=config.scheduler.threads
@@ -62,11 +69,12 @@ class LlamaEngine:
             context_per_slot=config.scheduler.context_per_slot,
         )
         log.info(
-            "loaded %s (%s, %d MiB, chat format %s): %d slots x %d tokens, %d threads",
+            "loaded %s (%s, %d MiB, chat format %s: %s): %d slots x %d tokens, %d threads",
             config.model_id,
             self._model.architecture,
             self._model.size_bytes // 2**20,
             self._chat.name,
+            self._chat_reason,
             config.scheduler.slots,
             config.scheduler.context_per_slot,
             config.scheduler.threads,
@@ -82,6 +90,8 @@ class LlamaEngine:
             architecture=self._model.architecture,
             context_train=self._model.context_train,
             chat_format=self._chat.name,
+            chat_format_reason=self._chat_reason,
+            demonstrations=getattr(self._chat, "demonstrations", ()),
         )
 
     def _check_model(self, model: str) -> None:
@@ -130,7 +140,12 @@ class LlamaEngine:
         def emit(event: GenerationEvent | ConclaveError) -> None:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        job = Job(request=request, prompt_tokens=tokens, emit=emit)
+        job = Job(
+            request=request,
+            prompt_tokens=tokens,
+            emit=emit,
+            strip_leading_space=formatted.strip_leading_space,
+        )
         self._scheduler.submit(job)
         remaining = request.n
         try:

@@ -19,6 +19,7 @@ import llama_cpp
 import llama_cpp._logger
 
 from conclave.errors import Unavailable
+from conclave.services.engine.chat_format import ModelIdentity
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,15 @@ def _init_backend() -> None:
 
 
 class LlamaModel:
-    def __init__(self, path: Path, *, repack_weights: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, repack_weights: bool = True, vocab_only: bool = False
+    ) -> None:
+        """`vocab_only` reads the metadata and vocabulary without the weights (fast: what
+        `conclave doctor` needs to say how a model will be prompted)."""
         _init_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0
+        params.vocab_only = vocab_only
         # Repacked weights are faster, but their kernels process rows in blocks of four,
         # so a row's result depends on how many rows share the call.
         params.use_extra_bufts = repack_weights
@@ -73,6 +79,12 @@ class LlamaModel:
         self.size_bytes = llama_cpp.llama_model_size(model)
         self.architecture = self.metadata("general.architecture") or "unknown"
         self.chat_template = self.metadata("tokenizer.chat_template")
+        # What the file says it is: decides between a base model's and a chat format.
+        self.names = tuple(
+            value
+            for key in ("general.name", "general.basename", "general.finetune", "general.tags")
+            if (value := self.metadata(key))
+        )
         self.bos_text = self._special_text(llama_cpp.llama_vocab_bos(self._vocab))
         self.eos_text = self._special_text(llama_cpp.llama_vocab_eos(self._vocab))
         self._eog_tokens: tuple[int, ...] | None = None
@@ -80,6 +92,10 @@ class LlamaModel:
     @property
     def handle(self) -> llama_cpp.llama_model_p:
         return self._model
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(self.architecture, self.chat_template, self.names)
 
     def metadata(self, key: str) -> str | None:
         size = 256
@@ -133,3 +149,12 @@ class LlamaModel:
         if self._model:
             llama_cpp.llama_model_free(self._model)
             self._model = None
+
+
+def identify(path: Path) -> ModelIdentity:
+    """What a GGUF says about itself, read without loading its weights."""
+    model = LlamaModel(path, repack_weights=False, vocab_only=True)
+    try:
+        return model.identity
+    finally:
+        model.close()

@@ -88,6 +88,8 @@ class Job:
     slots: list[int] = field(default_factory=list)
     sequences: list[_Sequence] = field(default_factory=list)
     cancelled: bool = False
+    # The prompt ends where the reply's first word would take a space ("Assistant:").
+    strip_leading_space: bool = False
 
     @property
     def prefilling(self) -> bool:
@@ -111,6 +113,7 @@ class _Sequence:
     unsent_tokens: list[int] = field(default_factory=list)
     first_token_at: float = 0.0
     done: bool = False
+    at_start: bool = True  # nothing but whitespace decoded yet
 
 
 class _Throughput:
@@ -379,7 +382,11 @@ class BatchScheduler:
             return
         seq.generated += 1
         seq.unsent_tokens.append(token)
-        text = seq.stop.feed(seq.decoder.decode(self._model.token_bytes(token)))
+        piece = seq.decoder.decode(self._model.token_bytes(token))
+        if seq.at_start and seq.job.strip_leading_space:
+            piece = piece.lstrip()
+        seq.at_start = seq.at_start and not piece
+        text = seq.stop.feed(piece)
         if text:
             self._send(seq, text)
         if seq.stop.stopped:

@@ -114,6 +114,14 @@ class EmbedResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Demonstration:
+    """One example exchange that opens a completion-style transcript."""
+
+    user: str
+    assistant: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelDescription:
     id: str
     backend: str
@@ -123,6 +131,9 @@ class ModelDescription:
     context_train: int
     chat_format: str
     loaded: bool = True
+    chat_format_reason: str = ""
+    # The example exchanges a completion-style chat format opens with (user, assistant).
+    demonstrations: tuple[Demonstration, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
