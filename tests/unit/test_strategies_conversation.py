@@ -143,16 +143,18 @@ async def test_participants_keep_their_own_sampling_and_seeds():
     assert {source.sampling[n].stop for n in NAMES} == {("\n\n",)}
 
 
-async def test_agent_service_clients_carry_the_participants_persona_and_sampling():
+async def test_agent_service_clients_carry_the_participants_persona_model_and_sampling():
     source = AgentServiceClients()
-    participant = Participant(name="skeptic", address="10.0.0.1:50051", system_prompt="Doubt.")
+    participant = Participant(
+        name="skeptic", address="10.0.0.1:50051", system_prompt="Doubt.", model="gemma-b"
+    )
     sampling = SamplingParams(max_tokens=48, temperature=0.2, top_p=0.9, seed=5, stop=("\n",))
     client = source.client(participant, sampling, 30.0)
     assert client.config.model_dump() == {
         "address": "10.0.0.1:50051",
         "participant": "skeptic",
         "system_prompt": "Doubt.",
-        "model": "",
+        "model": "gemma-b",  # a multi-model agent answers with the participant's model
         "max_tokens": 48,
         "temperature": 0.2,
         "top_p": 0.9,

@@ -64,6 +64,7 @@ class AgentServiceClients:
             address=participant.address,
             participant=participant.name,
             system_prompt=participant.system_prompt,
+            model=participant.model,
             max_tokens=sampling.max_tokens,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
