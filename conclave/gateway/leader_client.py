@@ -14,12 +14,12 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from conclave.errors import ConclaveError
-from conclave.grpc_status import error_from_status
+from conclave.grpc_status import error_from_rpc
 from conclave.v1 import agent_pb2, agent_pb2_grpc, leader_pb2, leader_pb2_grpc
 
 
 def domain_error(error: grpc.aio.AioRpcError) -> ConclaveError:
-    return error_from_status(error.code(), error.details())
+    return error_from_rpc(error)
 
 
 def as_dict(message) -> dict[str, Any]:

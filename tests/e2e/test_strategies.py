@@ -12,7 +12,7 @@ import logging
 import grpc
 import pytest
 
-from conclave.agents.personas import participant_config
+from conclave.leader.settings import ParticipantConfig
 from conclave.v1 import agent_pb2, agent_pb2_grpc, leader_pb2, leader_pb2_grpc
 from tests.support.servers import RunningAgent, RunningLeader, agent_settings, leader_settings
 
@@ -27,7 +27,9 @@ QUESTION = [agent_pb2.ChatMessage(role="user", content="What is 12 + 30? Answer 
 @pytest.fixture(scope="module")
 def stub(agent, tmp_path_factory):
     participants = [
-        participant_config(name, agent.address, name, seed_offset=i).model_dump()
+        ParticipantConfig(
+            name=name, address=agent.address, persona=name, seed_offset=i
+        ).model_dump()
         for i, name in enumerate(NAMES)
     ]
     db = tmp_path_factory.mktemp("strategies") / "rounds.db"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
@@ -44,3 +45,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
         f"{share(len(top.members), len(indices))} votable candidates gave its answer."
     )
     return decision(NAME, groups, winner, len(indices), detail)
+
+
+METHOD = VotingMethod(NAME, vote)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from conclave.leader.types import Candidate, Decision
 from conclave.leader.voting.majority import vote as majority_vote
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
@@ -79,3 +80,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+METHOD = VotingMethod(NAME, vote, needs_judge=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conclave.leader.types import Candidate, Decision
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
@@ -36,3 +37,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
 
 def _one(_: int) -> float:
     return 1.0
+
+
+METHOD = VotingMethod(NAME, vote, counts_for_early_stop=True)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.structure import ends_complete, parses_as_python, python_blocks
 from conclave.leader.voting.structure import repetition as repetition_share
@@ -72,3 +73,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
     dissent = tuple(dict.fromkeys(g.answer for g in groups if g.answer != answers[winner]))
     chosen = decision(NAME, groups, winner, len(indices), detail)
     return replace(chosen, agreement=support[answers[winner]] / len(indices), dissent=dissent)
+
+
+METHOD = VotingMethod(NAME, vote)

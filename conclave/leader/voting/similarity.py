@@ -21,6 +21,7 @@ from conclave.errors import InvalidRequest
 from conclave.leader.types import Candidate, Decision, VoteGroup
 from conclave.leader.voting.extract import extract_answer
 from conclave.leader.voting.measures import cosine, jaccard, token_set
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import decision, no_votes, rank, share, votable
 
@@ -105,3 +106,6 @@ def _medoid(members: list[int], similar: Similarity) -> int:
         return math.fsum(similar(i, j) for j in members if j != i)
 
     return min(members, key=lambda i: (-total(i), i))
+
+
+METHOD = VotingMethod(NAME, vote, needs_embeddings=True)

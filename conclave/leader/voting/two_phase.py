@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
@@ -80,3 +81,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
         f"{share(len(top.members), len(indices))} votable candidates gave it."
     )
     return decision(NAME, groups, winner, len(indices), detail)
+
+
+METHOD = VotingMethod(NAME, vote)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conclave.leader.types import Candidate, Decision
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
@@ -37,3 +38,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
         f"({share(len(top.members), len(indices))} votable candidates)."
     )
     return decision(NAME, groups, min(top.members), len(indices), detail)
+
+
+METHOD = VotingMethod(NAME, vote, uses_weights=True, counts_for_early_stop=True)
