@@ -1,13 +1,51 @@
-"""Protobuf <-> domain for the leader service. Nothing past the servicer sees *_pb2."""
+"""Protobuf <-> domain for the leader service, at both of its ends: the servicer's and
+its clients' (`conclave.leader.client`). Nothing past them sees a *_pb2 object.
+
+Each message the leader sends is encoded here once and decoded here once, so a decoded
+round encodes back to the very message it came from (the gateway serves rounds as that
+message's JSON mapping).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf import json_format
+
 from conclave.errors import InvalidRequest
-from conclave.leader.events import CandidateDone, CandidateText, RoundDecided, RoundEvent
+from conclave.leader.events import (
+    CandidateDone,
+    CandidateText,
+    RoundDecided,
+    RoundEvent,
+    RoundStarted,
+)
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundSummary
-from conclave.leader.types import Candidate, Decision, Participant, RoundRecord, RoundRequest
+from conclave.leader.types import (
+    AgentListing,
+    Candidate,
+    Decision,
+    Participant,
+    RoundRecord,
+    RoundRequest,
+    RoundSpec,
+    VoteGroup,
+)
 from conclave.v1 import agent_pb2, leader_pb2
+
+# RunRoundRequest fields with presence: a spec's None leaves them unset (leader's default).
+_OPTIONAL = (
+    "samples_per_participant",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "quorum",
+    "participant_timeout_s",
+)
+
+# ---- the servicer's end: requests in, rounds out -----------------------------------------
 
 
 def round_request(request: leader_pb2.RunRoundRequest, settings: LeaderSettings) -> RoundRequest:
@@ -157,3 +195,173 @@ def tag_filter(raw: str) -> tuple[str, str] | None:
     if not sep or not key:
         raise InvalidRequest(f"tag filter must look like key=value, got {raw!r}", field="tag")
     return key, value
+
+
+# ---- the clients' end: specs out, rounds in ----------------------------------------------
+
+
+def run_round_request(spec: RoundSpec) -> leader_pb2.RunRoundRequest:
+    request = leader_pb2.RunRoundRequest(
+        messages=[agent_pb2.ChatMessage(role=r, content=c) for r, c in spec.messages],
+        strategy=spec.strategy,
+        method=spec.method or "",
+        participants=list(spec.participants),
+        params=dict(spec.params),
+        tags=dict(spec.tags),
+        stop=list(spec.stop),
+    )
+    for name in _OPTIONAL:
+        value = getattr(spec, name)
+        if value is not None:
+            setattr(request, name, value)
+    return request
+
+
+def candidate_from_proto(c: leader_pb2.Candidate) -> Candidate:
+    return Candidate(
+        participant=c.participant,
+        service=c.service,
+        sample_index=c.sample_index,
+        text=c.text,
+        finish_reason=c.finish_reason,
+        error=c.error,
+        prompt_tokens=c.prompt_tokens,
+        completion_tokens=c.completion_tokens,
+        latency_ms=c.latency_ms,
+        first_token_ms=c.first_token_ms,
+        generation_ms=c.generation_ms,
+        turn=c.turn,
+    )
+
+
+def decision_from_proto(d: leader_pb2.Decision) -> Decision:
+    return Decision(
+        method=d.method,
+        winner=d.winner if d.HasField("winner") else None,
+        answer=d.answer,
+        groups=tuple(
+            VoteGroup(answer=g.answer, members=tuple(g.members), weight=g.weight) for g in d.groups
+        ),
+        agreement=d.agreement,
+        dissent=tuple(d.dissent),
+        detail=d.detail,
+    )
+
+
+def participant_from_proto(p: leader_pb2.Participant) -> Participant:
+    return Participant(
+        name=p.name,
+        address=p.address,
+        agent=p.agent,
+        system_prompt=p.system_prompt,
+        weight=p.weight,
+        model=p.model,
+    )
+
+
+def record_from_proto(r: leader_pb2.Round) -> RoundRecord:
+    participants = tuple(participant_from_proto(p) for p in r.participants)
+    return RoundRecord(
+        id=r.id,
+        created_at=r.created_at,
+        request=RoundRequest(
+            messages=tuple((m.role, m.content) for m in r.messages),
+            strategy=r.strategy,
+            method=r.method,
+            participants=tuple(p.name for p in participants),
+            samples_per_participant=r.samples_per_participant,
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            seed=r.seed if r.HasField("seed") else None,
+            quorum=r.quorum,
+            participant_timeout_s=r.participant_timeout_s,
+            stop=tuple(r.stop),
+            params=dict(r.params),
+            tags=dict(r.tags),
+        ),
+        participants=participants,
+        candidates=tuple(candidate_from_proto(c) for c in r.candidates),
+        decision=decision_from_proto(r.decision),
+        status=r.status,
+        error=r.error,
+        wall_ms=r.wall_ms,
+        timings=dict(r.timings),
+    )
+
+
+def event_from_proto(event: leader_pb2.RoundEvent) -> RoundEvent:
+    kind = event.WhichOneof("event")
+    if kind == "delta":
+        d = event.delta
+        return CandidateText(d.participant, d.sample_index, d.turn, d.text)
+    if kind == "candidate":
+        return CandidateDone(candidate_from_proto(event.candidate.candidate))
+    if kind == "decided":
+        return RoundDecided(record_from_proto(event.decided))
+    s = event.started
+    return RoundStarted(s.round_id, s.strategy, s.method, tuple(s.participants))
+
+
+def summary_from_proto(s: leader_pb2.RoundSummary) -> RoundSummary:
+    return RoundSummary(
+        id=s.id,
+        created_at=s.created_at,
+        strategy=s.strategy,
+        method=s.method,
+        status=s.status,
+        answer=s.answer,
+        agreement=s.agreement,
+        n_candidates=s.candidates,
+        wall_ms=s.wall_ms,
+        tags=dict(s.tags),
+    )
+
+
+def agent_from_proto(a: leader_pb2.AgentEntry) -> AgentListing:
+    answered = a.HasField("info")
+    return AgentListing(
+        name=a.name,
+        address=a.address,
+        source=a.source,
+        participants=tuple(a.participants),
+        model=a.info.model.id if answered else "",
+        error=a.error,
+        info=as_json(a.info) if answered else None,
+    )
+
+
+# ---- JSON: the messages' own JSON mapping, for people and HTTP clients --------------------
+
+
+def as_json(message: Any) -> dict[str, Any]:
+    """Field names as in the .proto, every field present (unset ones at their default)."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def round_json(record: RoundRecord) -> dict[str, Any]:
+    return as_json(round_message(record))
+
+
+def round_json_text(record: RoundRecord) -> str:
+    """The round as protobuf's canonical JSON text (camelCase names, defaults left out)."""
+    return json_format.MessageToJson(round_message(record))
+
+
+def summary_json(s: RoundSummary) -> dict[str, Any]:
+    return as_json(summary(s))
+
+
+def agent_json(a: AgentListing) -> dict[str, Any]:
+    entry = leader_pb2.AgentEntry(
+        name=a.name,
+        address=a.address,
+        source=a.source,
+        participants=a.participants,
+        error=a.error,
+    )
+    if a.info is not None:
+        json_format.ParseDict(a.info, entry.info)
+    return as_json(entry)

@@ -169,3 +169,14 @@ def test_the_checks_see_function_level_and_typing_only_imports(tmp_path):
         "conclave.leader.server",
     ]
     assert circles({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [{"a", "b", "c"}]
+
+
+def test_one_module_makes_the_leader_stub():
+    """Every client of the leader goes through `conclave.leader.client`."""
+    making = [
+        module
+        for module, path in MODULES.items()
+        if not module.startswith("conclave.v1")
+        and "LeaderServiceStub(" in path.read_text(encoding="utf-8")
+    ]
+    assert making == ["conclave.leader.client.core"]
