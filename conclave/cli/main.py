@@ -15,6 +15,11 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings
 from conclave.services.settings import AgentSettings
 
+SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
+    "agent": AgentSettings,
+    "leader": LeaderSettings,
+    "gateway": GatewaySettings,
+}
 # `--config FILE` is how docs, deploy files and scripts name every config file.
 SETTINGS_ALIASES = {"config_file": ["--config"]}
 
@@ -94,53 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_agent(args: argparse.Namespace) -> int:
+def _run_service(command: str, args: argparse.Namespace) -> int:
+    """`conclave agent|leader|gateway`: settings from the flags given (over the
+    environment and the config file), logging, then the service until it is stopped."""
     from conclave.cli.logs import configure_logging
-    from conclave.services.server import serve
 
-    settings = _settings(AgentSettings, args, "agent")
-    if settings is None:
+    cls = SERVICE_SETTINGS[command]
+    try:
+        settings = cls(**given_settings(cls, args))
+    except (ValidationError, ValueError) as error:
+        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
         return 2
     configure_logging(settings.log_level)
 
     def say(what: str):
-        return lambda address: print(f"conclave agent {what} {address}", flush=True)
+        return lambda address: print(f"conclave {command} {what} {address}", flush=True)
 
-    asyncio.run(serve(settings, on_listening=say("listening on"), on_ready=say("ready on")))
-    return 0
+    if command == "agent":
+        from conclave.services.server import serve as serve_agent
 
+        asyncio.run(
+            serve_agent(settings, on_listening=say("listening on"), on_ready=say("ready on"))
+        )
+    elif command == "leader":
+        from conclave.leader.server import serve as serve_leader
 
-def _settings(cls: type[BaseModel], args: argparse.Namespace, command: str):
-    """The settings: the flags given, over the environment and the config file."""
-    try:
-        return cls(**given_settings(cls, args))
-    except (ValidationError, ValueError) as error:
-        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
-        return None
+        asyncio.run(serve_leader(settings, on_ready=say("ready on")))
+    else:
+        from conclave.gateway.server import serve as serve_gateway
 
-
-def _run_leader(args: argparse.Namespace) -> int:
-    from conclave.cli.logs import configure_logging
-    from conclave.leader.server import serve
-
-    settings = _settings(LeaderSettings, args, "leader")
-    if settings is None:
-        return 2
-    configure_logging(settings.log_level)
-    ready = lambda address: print(f"conclave leader ready on {address}", flush=True)  # noqa: E731
-    asyncio.run(serve(settings, on_ready=ready))
-    return 0
-
-
-def _run_gateway(args: argparse.Namespace) -> int:
-    from conclave.cli.logs import configure_logging
-    from conclave.gateway.server import serve
-
-    settings = _settings(GatewaySettings, args, "gateway")
-    if settings is None:
-        return 2
-    configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+        asyncio.run(serve_gateway(settings))
     return 0
 
 
@@ -161,12 +149,10 @@ def _run_agent_call(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "agent":
-        return _run_agent_call(args) if args.agent_command == "call" else _run_agent(args)
-    if args.command == "leader":
-        return _run_leader(args)
-    if args.command == "gateway":
-        return _run_gateway(args)
+    if args.command == "agent" and args.agent_command == "call":
+        return _run_agent_call(args)
+    if args.command in SERVICE_SETTINGS:
+        return _run_service(args.command, args)
     if args.command == "up":
         from conclave.cli.up import run_up
 

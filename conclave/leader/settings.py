@@ -49,9 +49,6 @@ class ParticipantConfig(BaseModel):
 class LeaderSettings(ConclaveSettings):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_LEADER_", extra="forbid")
 
-    config_file: Path | None = Field(
-        None, description="YAML or TOML file with any of these settings (lowest precedence)."
-    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(50050, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     agents: Annotated[list[str], NoDecode] = Field(

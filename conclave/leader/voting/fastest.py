@@ -11,21 +11,16 @@ from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     share,
-    votable,
 )
 
 NAME = "fastest"
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     """Winner = lowest `latency_ms` (ties: lowest index). Groups are the answer groups
     (one vote each), ranked by their fastest member (ties: lowest index), so agreement
     still says how many candidates gave the fastest one's answer."""
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
     winner = min(indices, key=lambda i: (candidates[i].latency_ms, i))
 
     def fastest_member(group: VoteGroup) -> tuple[float, int]:
@@ -47,4 +42,4 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
     return decision(NAME, groups, winner, len(indices), detail)
 
 
-METHOD = VotingMethod(NAME, vote)
+METHOD = VotingMethod(NAME, decide)

@@ -11,21 +11,16 @@ from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     rank,
     share,
-    votable,
 )
 
 NAME = "majority"
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     """Groups votable candidates by extracted answer (one vote each); the winner is the
     lowest-index member of the top group."""
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
     groups = rank(group_by_answer(answers_of(candidates, indices, params.extract), _one))
     top = groups[0]
     detail = (
@@ -39,4 +34,4 @@ def _one(_: int) -> float:
     return 1.0
 
 
-METHOD = VotingMethod(NAME, vote, counts_for_early_stop=True)
+METHOD = VotingMethod(NAME, decide, counts_for_early_stop=True)

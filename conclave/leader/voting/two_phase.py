@@ -23,10 +23,8 @@ from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     rank,
     share,
-    votable,
 )
 
 NAME = "two_phase"
@@ -59,10 +57,7 @@ def local_votes(answers: dict[int, str], candidates: Sequence[Candidate]) -> lis
     return results
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     answers = answers_of(candidates, indices, params.extract)
     locals_ = local_votes(answers, candidates)
     weight: dict[str, list[float]] = {}
@@ -83,4 +78,4 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
     return decision(NAME, groups, winner, len(indices), detail)
 
 
-METHOD = VotingMethod(NAME, vote)
+METHOD = VotingMethod(NAME, decide)
