@@ -12,7 +12,7 @@ import grpc
 from conclave.errors import Unavailable
 from conclave.leader import convert
 from conclave.leader.client import core
-from conclave.leader.events import RoundEvent
+from conclave.leader.events import RoundDecided, RoundEvent
 from conclave.leader.store import RoundSummary
 from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
 from conclave.v1 import leader_pb2
@@ -55,8 +55,12 @@ class LeaderClientSync:
 
     def decide(self, spec: RoundSpec, *, timeout: float) -> RoundRecord:
         """Runs the round to its end; the decided record."""
-        events = list(self.run_round(spec, timeout=timeout))
-        return events[-1].record  # type: ignore[union-attr]  # run_round ends decided
+        decided = None
+        for event in self.run_round(spec, timeout=timeout):
+            if isinstance(event, RoundDecided):
+                decided = event.record
+        assert decided is not None  # run_round ends with the decided round or raises
+        return decided
 
     def get_round(self, round_id: str, *, timeout: float = 30.0) -> RoundRecord:
         request = leader_pb2.GetRoundRequest(id=round_id)
