@@ -228,13 +228,7 @@ class ExperimentRunner:
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        unit = running.pop(future)
-                        result = self._settle(leader, unit, future, report)
-                        if result is not None:
-                            folder.record(result)
-                            done[result.key] = result
-                            report.ran += 1
-                            self.progress.advance(unit.cell.id)
+                        self._settle(leader, folder, running.pop(future), future, done, report)
                     refill()
             finally:
                 self._stop.set()
@@ -243,12 +237,14 @@ class ExperimentRunner:
     def _settle(
         self,
         leader: Leader,
+        folder: RunFolder,
         unit: Unit,
         future: Future[ItemResult | None],
+        done: dict[Key, ItemResult],
         report: RunReport,
-    ) -> ItemResult | None:
-        """A finished unit's result; None when it is left for the next run (its error
-        is reported; too many in a row, or a fatal one, stop the run)."""
+    ) -> None:
+        """Journals a finished unit's result. A failed unit is left for the next run and
+        its error reported; too many in a row, or a fatal one, stop the run."""
         try:
             result = future.result()
         except _Fatal as error:
@@ -264,10 +260,14 @@ class ExperimentRunner:
                     f"{MAX_CONSECUTIVE_ERRORS} rounds in a row failed "
                     f"(last: {described}); run again to resume"
                 ) from None
-            return None
-        if result is not None:
-            self._success()
-        return result
+            return
+        if result is None:  # stopped before it ran
+            return
+        self._success()
+        folder.record(result)
+        done[result.key] = result
+        report.ran += 1
+        self.progress.advance(unit.cell.id)
 
     def _ask(self, leader: Leader, unit: Unit, spec: RoundSpec) -> ItemResult | None:
         """One unit's round, retried while the agents are busy; None when stopped."""
