@@ -34,14 +34,14 @@ from bench.result import BenchResult, Options
 from bench.stats import median, ratio, spread
 from bench.table import Table, cell
 from bench.workload import CONTEXT_SIZE, THREADS
-from conclave.agents.personas import participant_config
+from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
-from conclave.leader.agent_client import AgentClients
 from conclave.leader.discovery import AgentDirectory
 from conclave.leader.events import RoundDecided
 from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.rounds import RoundRunner
 from conclave.leader.server import default_strategies
+from conclave.leader.settings import ParticipantConfig
 from conclave.leader.store import RoundStore
 from conclave.leader.types import RoundRecord, RoundRequest
 
@@ -147,7 +147,7 @@ async def measure(address: str, questions: int, repeats: int, db: Path) -> list[
     registry = ParticipantRegistry(
         AgentDirectory(),
         configured=[
-            participant_config(name, address, name, seed_offset=i)
+            ParticipantConfig(name=name, address=address, persona=name, seed_offset=i)
             for i, name in enumerate(PERSONAS)
         ],
         per_agent=1,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -54,8 +55,11 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 
 
 class ConclaveSettings(BaseSettings):
-    """Subclasses set `model_config = SettingsConfigDict(env_prefix=...)` and add fields;
-    each must declare `config_file: Path | None` with a description."""
+    """Subclasses set `model_config = SettingsConfigDict(env_prefix=...)` and add fields."""
+
+    config_file: Path | None = Field(
+        None, description="YAML or TOML file with any of these settings (lowest precedence)."
+    )
 
     @classmethod
     def settings_customise_sources(

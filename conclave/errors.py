@@ -11,6 +11,10 @@ from __future__ import annotations
 class ConclaveError(Exception):
     """Base class of every error a client may see."""
 
+    # The round a leader call had started when it failed (set by the leader client, so a
+    # caller can look the stored round up); None when there was none.
+    round_id: str | None = None
+
 
 class InvalidRequest(ConclaveError):
     """The request itself is wrong; sending it again will not help."""

@@ -38,11 +38,14 @@ def status_for(error: ConclaveError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+RETRY_AFTER = "retry-after-s"  # metadata of RESOURCE_EXHAUSTED: seconds to wait, a hint
+
+
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
     if isinstance(error, ConclaveError):
         metadata = ()
         if isinstance(error, Overloaded):
-            metadata = (("retry-after-s", f"{error.retry_after_s:g}"),)
+            metadata = ((RETRY_AFTER, f"{error.retry_after_s:g}"),)
         await context.abort(status_for(error), str(error), metadata)
     log.exception("unexpected error in a servicer", exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
@@ -60,9 +63,7 @@ def unary_errors(
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
         try:
             return await method(self, request, context)
-        except ConclaveError as error:
-            await _abort(context, error)
-        except Exception as error:  # never let a bug crash the server or leak a trace
+        except Exception as error:  # a bug too: it must not crash the server or leak a trace
             await _abort(context, error)
         raise AssertionError("unreachable: context.abort raises")
 
@@ -81,8 +82,6 @@ def stream_errors(
         try:
             async for item in method(self, request, context):
                 yield item
-        except ConclaveError as error:
-            await _abort(context, error)
         except Exception as error:
             await _abort(context, error)
 
@@ -96,5 +95,31 @@ ERROR_BY_STATUS: dict[grpc.StatusCode, type[ConclaveError]] = {
 }
 
 
-def error_from_status(code: grpc.StatusCode, details: str) -> ConclaveError:
-    return ERROR_BY_STATUS.get(code, Unavailable)(details or code.name)
+def error_from_rpc(
+    error: grpc.RpcError, *, where: str = "", round_id: str | None = None
+) -> ConclaveError:
+    """The domain error a failed call stands for. `where` prefixes the message with the
+    service that failed ("agent host:port": CODE: details); `round_id` is the round the
+    call had started, when a leader reported one. A RESOURCE_EXHAUSTED keeps the
+    service's retry hint."""
+    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    details: str = error.details() or ""  # type: ignore[attr-defined]
+    message = f"{where}: {code.name}: {details}" if where else details or code.name
+    cls = ERROR_BY_STATUS.get(code, Unavailable)
+    if cls is Overloaded:
+        mapped: ConclaveError = Overloaded(message, retry_after_s=_retry_after(error))
+    else:
+        mapped = cls(message)
+    mapped.round_id = round_id
+    return mapped
+
+
+def _retry_after(error: grpc.RpcError) -> float:
+    default = Overloaded("").retry_after_s
+    for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
+        if key == RETRY_AFTER:
+            try:
+                return float(value)
+            except ValueError:
+                return default
+    return default

@@ -3,16 +3,13 @@ from the code (`make docs` writes it; a test checks it is fresh)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings, ParticipantConfig
 from conclave.services.settings import AgentSettings, ModelEntry
+from conclave.settings_fields import MACHINE_DEFAULTS, default_text, env_name
 
 DEPLOYABLES = (
     ("Agent service", "conclave agent", AgentSettings),
@@ -23,12 +20,6 @@ NESTED = (
     ("Agent `models` entries", ModelEntry),
     ("Leader `participants` entries", ParticipantConfig),
 )
-# Defaults that depend on the machine or the user are described, not printed.
-MACHINE_DEFAULTS = {
-    "name": "the hostname",
-    "model_cache_dir": "~/.cache/conclave/models",
-    "db": "~/.local/state/conclave/rounds.db",
-}
 
 
 def _type(field: FieldInfo) -> str:
@@ -45,33 +36,25 @@ def _type(field: FieldInfo) -> str:
 
 
 def _default(name: str, field: FieldInfo) -> str:
-    if name in MACHINE_DEFAULTS:
-        return MACHINE_DEFAULTS[name]
-    if field.default_factory is not None:
-        value: Any = field.default_factory()
-    elif field.default is PydanticUndefined:
-        return "(required)"
-    else:
-        value = field.default
-    if value is None:
-        return "—"
-    if hasattr(value, "get_secret_value"):
-        return "(secret)"
-    return f"`{json.dumps(value) if not isinstance(value, str) else value}`"
+    text = default_text(name, field)
+    if text is None:
+        return "(required)" if field.is_required() else "—"
+    return text if text == MACHINE_DEFAULTS.get(name) else f"`{text}`"
 
 
-def _table(cls: type[BaseModel], prefix: str | None) -> list[str]:
+def _table(cls: type[BaseModel]) -> list[str]:
+    settings = env_name(cls, "x") is not None
     head = (
         "| setting | env | type | default | meaning |"
-        if prefix
+        if settings
         else "| key | type | default | meaning |"
     )
-    rule = "|---|---|---|---|---|" if prefix else "|---|---|---|---|"
+    rule = "|---|---|---|---|---|" if settings else "|---|---|---|---|"
     rows = [head, rule]
     for name, field in cls.model_fields.items():
         cells = [f"`{name}`"]
-        if prefix:
-            cells.append(f"`{prefix}{name.upper()}`")
+        if settings:
+            cells.append(f"`{env_name(cls, name)}`")
         cells += [
             _type(field),
             _default(name, field),
@@ -97,11 +80,11 @@ def render() -> str:
     for title, command, cls in DEPLOYABLES:
         prefix = cls.model_config.get("env_prefix", "")
         out += [f"## {title} (`{command}`, env prefix `{prefix}`)", ""]
-        out += _table(cls, prefix)
+        out += _table(cls)
         out.append("")
     for title, cls in NESTED:
         out += [f"## {title}", ""]
-        out += _table(cls, None)
+        out += _table(cls)
         out.append("")
     return "\n".join(out)
 

@@ -1,11 +1,13 @@
-"""The AutoGen side of Conclave: a model client over gRPC, personas, prompts, teams.
+"""The reusable AutoGen layer of Conclave: it knows agent services, not rounds.
 
 - `ConclaveChatCompletionClient`: an AutoGen `ChatCompletionClient` for one agent service;
-- `ConcurrentGroupChat`: a team whose turns run concurrently (`parallel`, `moa`);
-- `ConclaveParticipant`: a team member that critiques or aggregates and records its turns;
-- `personas`, `prompts`: the ready-made personas and every prompt, in one place each.
+- `AgentClients`: the agent service's gRPC API as async calls (`rpc`), over the shared
+  channel cache (`conclave.grpc_channels`);
+- `messages`, `tokens`: AutoGen messages <-> the agent's chat turns, token estimates;
+- `ConcurrentGroupChat`: a team whose turns run concurrently.
 
-docs/strategies.md describes them and the leader strategies built on them.
+Rounds built on them (participants, transcripts, strategies) live in `conclave.leader`;
+docs/strategies.md describes both.
 """
 
 from __future__ import annotations
@@ -15,17 +17,13 @@ from conclave.agents.client import (
     ConclaveClientConfig,
     ConclaveCreateResult,
 )
-from conclave.agents.participant import ConclaveParticipant
+from conclave.agents.rpc import AgentClients
 from conclave.agents.team import ConcurrentGroupChat
-from conclave.agents.termination import AgreementTermination
-from conclave.agents.transcript import Transcript
 
 __all__ = [
-    "AgreementTermination",
+    "AgentClients",
     "ConclaveChatCompletionClient",
     "ConclaveClientConfig",
     "ConclaveCreateResult",
-    "ConclaveParticipant",
     "ConcurrentGroupChat",
-    "Transcript",
 ]

@@ -29,7 +29,6 @@ later loop), so one client works from any event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -38,7 +37,6 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal, Self
 
-import grpc
 from autogen_core import CancellationToken, Component
 from autogen_core.models import (
     ChatCompletionClient,
@@ -53,12 +51,10 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict, Field
 
-from conclave.agents.channels import AgentChannels
 from conclave.agents.messages import to_chat_messages
+from conclave.agents.rpc import AgentClients, TokenCount, count_tokens_blocking
 from conclave.agents.tokens import estimate_tokens
-from conclave.errors import InvalidRequest, Unavailable
-from conclave.leader.agent_client import error_from_rpc
-from conclave.services import convert
+from conclave.errors import ConclaveError, InvalidRequest, Unavailable
 from conclave.services.engine.types import (
     ChatMessage,
     Delta,
@@ -68,8 +64,6 @@ from conclave.services.engine.types import (
     SamplingParams,
     Started,
 )
-from conclave.v1 import agent_pb2 as pb
-from conclave.v1 import agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +140,19 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
     """A model client for one agent service (see the module docstring). The keyword
     arguments are `ConclaveClientConfig`'s fields: `address` is required.
 
-    `channels` may share channels between clients (a leader round's participants); it is
-    runtime wiring, not configuration, so it does not appear in the dumped config and the
-    client never closes channels it was lent.
+    `clients` may share agent clients, and so channels, between model clients (a leader
+    round's participants use the leader's); it is runtime wiring, not configuration, so it
+    does not appear in the dumped config and the client never closes what it was lent.
     """
 
     component_type = "model"
     component_config_schema = ConclaveClientConfig
     component_provider_override = "conclave.agents.client.ConclaveChatCompletionClient"
 
-    def __init__(self, *, channels: AgentChannels | None = None, **config: Any) -> None:
+    def __init__(self, *, clients: AgentClients | None = None, **config: Any) -> None:
         self._config = ConclaveClientConfig(**config)
-        self._channels = channels or AgentChannels()
-        self._owns_channels = channels is None
+        self._clients = clients or AgentClients()
+        self._owns_clients = clients is None
         self._actual_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._context_size: int | None = self._config.context_size
@@ -211,19 +205,18 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         _refuse_features(tools, tool_choice, json_output)
         request = self._request(messages, extra_create_args)
         address = self._config.address
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        call = self._channels.stub(address).Generate(
-            convert.request_to_proto(request), timeout=self._config.timeout_s
-        )
-        if cancellation_token is not None:
-            cancellation_token.add_callback(lambda: _cancel_soon(loop, call))
         first_token_ms = 0.0
         model = ""
         finished: Finished | None = None
+        events = self._clients.generate(
+            address,
+            request,
+            timeout=self._config.timeout_s,
+            on_cancel=cancellation_token.add_callback if cancellation_token else None,
+        )
         try:
-            async for message in call:
-                event = convert.event_from_proto(message)
+            async for event in events:
                 if isinstance(event, Delta):
                     if not first_token_ms:
                         first_token_ms = _ms_since(started)
@@ -233,12 +226,12 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
                     finished = event
                 elif isinstance(event, Started):
                     model = event.model
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.CANCELLED and _cancelled(cancellation_token):
+        except ConclaveError:
+            if _cancelled(cancellation_token):
                 raise asyncio.CancelledError from None
-            raise error_from_rpc(address, error) from None
+            raise
         finally:
-            call.cancel()  # no-op once finished; stops the agent's work if we leave early
+            await events.aclose()  # stops the agent's work if we leave early
         if finished is None:
             raise Unavailable(f"agent {address}: the stream ended before the reply finished")
         usage = RequestUsage(
@@ -324,7 +317,7 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
             return estimate_tokens(m.content for m in chat)
         try:
             return self._count_blocking(chat)
-        except (grpc.RpcError, ValueError) as error:
+        except (ConclaveError, ValueError) as error:
             log.debug("CountTokens on %s failed (%s); estimating", self.address, error)
             return estimate_tokens(m.content for m in chat)
 
@@ -336,15 +329,13 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         if known is not None:
             return known
         try:
-            reply = await self._channels.stub(self.address).CountTokens(
-                _count_request(chat, self._config.model), timeout=COUNT_TIMEOUT_S
+            count = await self._clients.count_tokens(
+                self.address, chat, model=self._config.model, timeout=COUNT_TIMEOUT_S
             )
-        except grpc.aio.AioRpcError as error:
+        except ConclaveError as error:
             log.debug("CountTokens on %s failed (%s); estimating", self.address, error)
             return estimate_tokens(m.content for m in chat)
-        self._learn(reply)
-        self._remember_count(chat, reply.tokens)
-        return reply.tokens
+        return self._learn(chat, count)
 
     def remaining_tokens(
         self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
@@ -357,10 +348,8 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         else asked once (GetInfo), else `DEFAULT_CONTEXT_SIZE` if the agent cannot say."""
         if self._context_size is None:
             try:
-                info = await self._channels.stub(self.address).GetInfo(
-                    pb.GetInfoRequest(), timeout=INFO_TIMEOUT_S
-                )
-            except grpc.aio.AioRpcError as error:
+                info = await self._clients.info(self.address, timeout=INFO_TIMEOUT_S)
+            except ConclaveError as error:
                 log.warning("GetInfo on %s failed (%s)", self.address, error)
                 return DEFAULT_CONTEXT_SIZE
             if info.context_size:
@@ -368,17 +357,17 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         return self._context_size or DEFAULT_CONTEXT_SIZE
 
     def _count_blocking(self, chat: tuple[ChatMessage, ...]) -> int:
-        with grpc.insecure_channel(self.address) as channel:
-            reply = agent_pb2_grpc.AgentServiceStub(channel).CountTokens(
-                _count_request(chat, self._config.model), timeout=COUNT_TIMEOUT_S
-            )
-        self._learn(reply)
-        self._remember_count(chat, reply.tokens)
-        return reply.tokens
+        count = count_tokens_blocking(
+            self.address, chat, model=self._config.model, timeout=COUNT_TIMEOUT_S
+        )
+        return self._learn(chat, count)
 
-    def _learn(self, reply: pb.CountTokensResponse) -> None:
-        if self._config.context_size is None and reply.context_size:
-            self._context_size = reply.context_size
+    def _learn(self, chat: Sequence[ChatMessage], count: TokenCount) -> int:
+        """Keeps what an exact count told: the context size, and this prompt's tokens."""
+        if self._config.context_size is None and count.context_size:
+            self._context_size = count.context_size
+        self._remember_count(chat, count.tokens)
+        return count.tokens
 
     def _remember_count(self, chat: Sequence[ChatMessage], tokens: int) -> None:
         if tokens <= 0:
@@ -405,8 +394,8 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         )
 
     async def close(self) -> None:
-        if self._owns_channels:
-            await self._channels.close()
+        if self._owns_clients:
+            await self._clients.close()
 
     # ---- Component ----------------------------------------------------------------------
 
@@ -431,18 +420,6 @@ def _refuse_features(
 
 def _key(chat: Sequence[ChatMessage]) -> tuple[tuple[str, str], ...]:
     return tuple((m.role, m.content) for m in chat)
-
-
-def _count_request(chat: Sequence[ChatMessage], model: str) -> pb.CountTokensRequest:
-    return pb.CountTokensRequest(
-        messages=[pb.ChatMessage(role=m.role, content=m.content) for m in chat], model=model
-    )
-
-
-def _cancel_soon(loop: asyncio.AbstractEventLoop, call: grpc.aio.Call) -> None:
-    """Token callbacks may run on any thread; a grpc.aio call is cancelled on its loop."""
-    with contextlib.suppress(RuntimeError):  # the loop is closed: the call is long gone
-        loop.call_soon_threadsafe(call.cancel)
 
 
 def _cancelled(token: CancellationToken | None) -> bool:

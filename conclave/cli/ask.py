@@ -4,32 +4,39 @@ from __future__ import annotations
 
 import sys
 
-import grpc
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from conclave.v1 import agent_pb2, leader_pb2, leader_pb2_grpc
+from conclave.errors import ConclaveError
+from conclave.grpc_status import status_for
+from conclave.leader import convert
+from conclave.leader.client import LeaderClientSync
+from conclave.leader.events import CandidateDone, CandidateText, RoundDecided
+from conclave.leader.types import RoundRecord, RoundSpec
 
 
-def build_request(args) -> leader_pb2.RunRoundRequest:
-    request = leader_pb2.RunRoundRequest(
-        messages=[agent_pb2.ChatMessage(role="user", content=args.prompt)],
-        strategy=args.strategy,
-        method=args.method,
-        participants=args.participants or [],
-    )
+def build_spec(args) -> RoundSpec:
+    messages = [("user", args.prompt)]
     if args.system:
-        request.messages.insert(0, agent_pb2.ChatMessage(role="system", content=args.system))
-    for name in ("samples", "max_tokens", "temperature", "seed", "quorum"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(request, "samples_per_participant" if name == "samples" else name, value)
+        messages.insert(0, ("system", args.system))
+    params = {}
     for pair in args.param or []:
         key, _, value = pair.partition("=")
-        request.params[key] = value
-    return request
+        params[key] = value
+    return RoundSpec(
+        messages=tuple(messages),
+        strategy=args.strategy,
+        method=args.method,
+        participants=tuple(args.participants or ()),
+        samples_per_participant=args.samples,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        quorum=args.quorum,
+        params=params,
+    )
 
 
 def _live_table(texts: dict[tuple[str, int, int], str], done: set) -> Table:
@@ -43,13 +50,14 @@ def _live_table(texts: dict[tuple[str, int, int], str], done: set) -> Table:
     return table
 
 
-def result_tables(round_: leader_pb2.Round) -> Group:
-    decision = round_.decision
-    winner = decision.winner if decision.HasField("winner") else -1
-    candidates = Table(title=f"round {round_.id} · {round_.strategy}/{round_.method}")
+def result_tables(record: RoundRecord) -> Group:
+    decision = record.decision
+    winner = decision.winner if decision.winner is not None else -1
+    request = record.request
+    candidates = Table(title=f"round {record.id} · {request.strategy}/{request.method}")
     for column in ("#", "participant", "turn", "answer text", "finish", "tokens", "ms"):
         candidates.add_column(column)
-    for i, c in enumerate(round_.candidates):
+    for i, c in enumerate(record.candidates):
         style = "bold green" if i == winner else ""
         candidates.add_row(
             str(i),
@@ -67,47 +75,43 @@ def result_tables(round_: leader_pb2.Round) -> Group:
     votes.add_column("members")
     for g in decision.groups:
         votes.add_row(Text(g.answer[:80]), f"{g.weight:g}", ",".join(map(str, g.members)))
+    text = record.candidates[winner].text if winner >= 0 else ""
     summary = Text(
         f"winner: #{winner}  agreement {decision.agreement:.0%}  "
-        f"status {round_.status}  {round_.wall_ms:.0f} ms\n{decision.detail}\n\n{round_.text}"
+        f"status {record.status}  {record.wall_ms:.0f} ms\n{decision.detail}\n\n{text}"
     )
     return Group(candidates, votes, summary)
 
 
 def run_ask(args, console: Console | None = None) -> int:
     console = console or Console()
-    request = build_request(args)
+    spec = build_spec(args)
     texts: dict[tuple[str, int, int], str] = {}
     done: set[tuple[str, int, int]] = set()
-    decided = None
-    with grpc.insecure_channel(args.leader) as channel:
-        stub = leader_pb2_grpc.LeaderServiceStub(channel)
-        try:
-            with Live(
-                _live_table(texts, done), console=console, transient=True, refresh_per_second=8
-            ) as live:
-                for event in stub.RunRound(request, timeout=args.timeout):
-                    kind = event.WhichOneof("event")
-                    if kind == "delta":
-                        d = event.delta
-                        key = (d.participant, d.sample_index, d.turn)
-                        texts[key] = texts.get(key, "") + d.text
-                    elif kind == "candidate":
-                        c = event.candidate.candidate
-                        done.add((c.participant, c.sample_index, c.turn))
-                    elif kind == "decided":
-                        decided = event.decided
-                    live.update(_live_table(texts, done))
-        except grpc.RpcError as error:
-            sys.stderr.write(f"error: {error.code().name}: {error.details()}\n")
-            return 1
-    if decided is None:
-        sys.stderr.write("error: the leader ended the round without a decision\n")
+    decided: RoundRecord | None = None
+    leader = LeaderClientSync(args.leader)
+    try:
+        with Live(
+            _live_table(texts, done), console=console, transient=True, refresh_per_second=8
+        ) as live:
+            for event in leader.run_round(spec, timeout=args.timeout):
+                if isinstance(event, CandidateText):
+                    key = (event.participant, event.sample_index, event.turn)
+                    texts[key] = texts.get(key, "") + event.text
+                elif isinstance(event, CandidateDone):
+                    c = event.candidate
+                    done.add((c.participant, c.sample_index, c.turn))
+                elif isinstance(event, RoundDecided):
+                    decided = event.record
+                live.update(_live_table(texts, done))
+    except ConclaveError as error:
+        sys.stderr.write(f"error: {status_for(error).name}: {error}\n")
         return 1
+    finally:
+        leader.close()
+    assert decided is not None  # run_round ends with the decided round or raises
     if args.json:
-        from google.protobuf.json_format import MessageToJson
-
-        sys.stdout.write(MessageToJson(decided) + "\n")
+        sys.stdout.write(convert.round_json_text(decided) + "\n")
     else:
         console.print(result_tables(decided))
     return 0

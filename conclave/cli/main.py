@@ -7,38 +7,21 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
+from conclave.cli.flags import add_settings_flags, given_settings
+from conclave.gateway.settings import GatewaySettings
+from conclave.leader.settings import LeaderSettings
+from conclave.services.settings import AgentSettings
 
-
-def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
-    # Each flag is a twin of an AgentSettings field (env CONCLAVE_AGENT_<NAME>).
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="gRPC port (default 50051; 0 = any free)")
-    parser.add_argument("--name", help="agent name (default: hostname)")
-    parser.add_argument("--model", help="GGUF file to serve (default: the bundled model)")
-    parser.add_argument("--slots", type=int, help="sequences decoded together")
-    parser.add_argument("--threads", type=int, help="llama.cpp CPU threads")
-    parser.add_argument("--context-size", type=int, help="context tokens per slot")
-    parser.add_argument("--queue-limit", type=int, help="requests that may wait for a slot")
-    parser.add_argument("--chat-format", choices=["gemma", "chatml"], help="force a chat format")
-    parser.add_argument("--backend", choices=["llama_cpp", "litellm"], help="engine")
-    parser.add_argument("--upstream", help="litellm: the LiteLLM model string")
-    parser.add_argument(
-        "--api-base",
-        help="litellm: the upstream's base URL "
-        "(its key: env CONCLAVE_AGENT_API_KEY or the provider's own variable)",
-    )
-    parser.add_argument("--models-dir", help="serve every *.gguf in this folder, on demand")
-    parser.add_argument(
-        "--announce",
-        action="store_const",
-        const=True,
-        help="announce this agent on zeroconf (_conclave._tcp)",
-    )
-    parser.add_argument("--config", dest="config_file", help="YAML or TOML settings file")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
+    "agent": AgentSettings,
+    "leader": LeaderSettings,
+    "gateway": GatewaySettings,
+}
+# `--config FILE` is how docs, deploy files and scripts name every config file.
+SETTINGS_ALIASES = {"config_file": ["--config"]}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     agent = commands.add_parser("agent", help="run an agent service (a model behind gRPC)")
-    _add_agent_flags(agent)
+    add_settings_flags(agent, AgentSettings, aliases=SETTINGS_ALIASES)
     agent_commands = agent.add_subparsers(dest="agent_command")
     call = agent_commands.add_parser("call", help="stream an answer from one agent")
     call.add_argument("prompt")
@@ -61,25 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--timeout", type=float, default=300.0, help="seconds")
 
     leader = commands.add_parser("leader", help="run the leader (rounds over many agents)")
-    leader.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    leader.add_argument("--port", type=int, help="gRPC port (default 50050)")
-    leader.add_argument("--agents", help="agent services, comma-separated host:port")
-    leader.add_argument(
-        "--discover", action="store_const", const=True, help="find agents on the LAN with zeroconf"
-    )
-    leader.add_argument("--participants-per-agent", type=int, help="voices per agent")
-    leader.add_argument("--kubernetes-service", help="headless Service DNS name of the agents")
-    leader.add_argument("--db", help="SQLite file of the rounds")
-    leader.add_argument("--config", dest="config_file", help="YAML or TOML settings file")
-    leader.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_settings_flags(leader, LeaderSettings, aliases=SETTINGS_ALIASES)
 
     gateway = commands.add_parser("gateway", help="run the OpenAI-compatible HTTP gateway")
-    gateway.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    gateway.add_argument("--port", type=int, help="HTTP port (default 8080)")
-    gateway.add_argument("--leader", help="leader address HOST:PORT (default 127.0.0.1:50050)")
-    gateway.add_argument("--api-key", help="require 'Authorization: Bearer KEY'")
-    gateway.add_argument("--config", dest="config_file", help="YAML or TOML settings file")
-    gateway.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_settings_flags(gateway, GatewaySettings, aliases=SETTINGS_ALIASES)
 
     up = commands.add_parser("up", help="the whole local swarm: agents, leader, gateway")
     up.add_argument("--agents", type=int, default=1, help="agent services (model copies)")
@@ -131,73 +99,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_agent(args: argparse.Namespace) -> int:
+def _run_service(command: str, args: argparse.Namespace) -> int:
+    """`conclave agent|leader|gateway`: settings from the flags given (over the
+    environment and the config file), logging, then the service until it is stopped."""
     from conclave.cli.logs import configure_logging
-    from conclave.services.server import serve
-    from conclave.services.settings import AgentSettings
 
-    fields = (
-        "host", "port", "name", "model", "slots", "threads", "context_size", "queue_limit",
-        "chat_format", "backend", "upstream", "api_base", "models_dir", "announce",
-        "config_file", "log_level",
-    )  # fmt: skip
-    settings = _settings_from_flags(AgentSettings, args, fields, "agent")
-    if settings is None:
+    cls = SERVICE_SETTINGS[command]
+    try:
+        settings = cls(**given_settings(cls, args))
+    except (ValidationError, ValueError) as error:
+        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
         return 2
     configure_logging(settings.log_level)
 
     def say(what: str):
-        return lambda address: print(f"conclave agent {what} {address}", flush=True)
+        return lambda address: print(f"conclave {command} {what} {address}", flush=True)
 
-    asyncio.run(serve(settings, on_listening=say("listening on"), on_ready=say("ready on")))
-    return 0
+    if command == "agent":
+        from conclave.services.server import serve as serve_agent
 
+        asyncio.run(
+            serve_agent(settings, on_listening=say("listening on"), on_ready=say("ready on"))
+        )
+    elif command == "leader":
+        from conclave.leader.server import serve as serve_leader
 
-def _settings_from_flags(cls, args: argparse.Namespace, fields: Sequence[str], command: str):
-    overrides = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
-    try:
-        return cls(**overrides)
-    except (ValidationError, ValueError) as error:
-        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
-        return None
+        asyncio.run(serve_leader(settings, on_ready=say("ready on")))
+    else:
+        from conclave.gateway.server import serve as serve_gateway
 
-
-def _run_leader(args: argparse.Namespace) -> int:
-    from conclave.cli.logs import configure_logging
-    from conclave.leader.server import serve
-    from conclave.leader.settings import LeaderSettings
-
-    fields = (
-        "host",
-        "port",
-        "agents",
-        "discover",
-        "participants_per_agent",
-        "kubernetes_service",
-        "db",
-        "config_file",
-        "log_level",
-    )
-    settings = _settings_from_flags(LeaderSettings, args, fields, "leader")
-    if settings is None:
-        return 2
-    configure_logging(settings.log_level)
-    ready = lambda address: print(f"conclave leader ready on {address}", flush=True)  # noqa: E731
-    asyncio.run(serve(settings, on_ready=ready))
-    return 0
-
-
-def _run_gateway(args: argparse.Namespace) -> int:
-    from conclave.cli.logs import configure_logging
-    from conclave.gateway.server import serve
-    from conclave.gateway.settings import GatewaySettings
-
-    fields = ("host", "port", "leader", "api_key", "config_file", "log_level")
-    settings = _settings_from_flags(GatewaySettings, args, fields, "gateway")
-    if settings is None:
-        return 2
-    configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+        asyncio.run(serve_gateway(settings))
     return 0
 
 
@@ -218,12 +149,10 @@ def _run_agent_call(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "agent":
-        return _run_agent_call(args) if args.agent_command == "call" else _run_agent(args)
-    if args.command == "leader":
-        return _run_leader(args)
-    if args.command == "gateway":
-        return _run_gateway(args)
+    if args.command == "agent" and args.agent_command == "call":
+        return _run_agent_call(args)
+    if args.command in SERVICE_SETTINGS:
+        return _run_service(args.command, args)
     if args.command == "up":
         from conclave.cli.up import run_up
 

@@ -1,7 +1,7 @@
 """The experiment config: a YAML file, checked whole before any round runs.
 
-Types and unknown keys are pydantic's job (`extra="forbid"` everywhere); names the
-leader would reject (strategy, method, params knobs, personas), the dataset and the cell
+Types and unknown keys are pydantic's job (`schema`, `extra="forbid"` everywhere); names
+the leader would reject (strategy, method, params knobs, personas), the dataset and the cell
 plan are checked here. Every problem is reported at once, each at its key path, e.g.
 `strategies[1].params.critique_rounds: must be between 0 and 8, got 12`.
 """
@@ -14,133 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import ValidationError
 
-from conclave.agents.personas import PERSONAS, persona_fields
 from conclave.experiments import knobs
-from conclave.experiments.datasets import Dataset, DatasetSpec, load_dataset
+from conclave.experiments.datasets import Dataset, load_dataset
 from conclave.experiments.errors import ConfigError, Issue
 from conclave.experiments.plan import Cell, apply_point, cells_of, seeds_of, sweep_points
+from conclave.experiments.schema import ExperimentConfig, StrategySpec
 from conclave.experiments.validation import issues_from
-from conclave.leader.settings import ParticipantConfig
 
-# Strict: YAML's `critique_rounds: "2"` stays a string and is reported, not coerced.
-Param = StrictBool | StrictInt | StrictFloat | StrictStr
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 SWEEPABLE = ("samples", "method", "max_tokens", "temperature")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NamedParticipant(ParticipantConfig):
-    """A participant of an in-process leader; `persona` fills the prompt and sampling."""
-
-    persona: str | None = Field(None, description="A ready-made persona (agents.personas).")
-
-    def to_leader(self) -> ParticipantConfig:
-        fields = self.model_dump(exclude={"persona"}, exclude_unset=True)
-        if self.persona:
-            fields = {**persona_fields(self.persona), **fields}
-        return ParticipantConfig(**fields)
-
-
-class EmbeddedSpec(_Strict):
-    """Agent services started inside the runner on the bundled model (or `model`)."""
-
-    agents: int = Field(1, ge=1, le=8, description="Agent services (model copies).")
-    slots: int | None = Field(None, ge=1, le=64, description="Sequences decoded together.")
-    model: str | None = Field(None, description="GGUF path; default: the bundled model.")
-    context_size: int | None = Field(None, ge=128, description="Context tokens per slot.")
-    threads: int | None = Field(None, ge=1, description="llama.cpp threads per agent.")
-
-
-class ParticipantsSpec(_Strict):
-    """Who answers, when the runner starts its own leader (no `leader` address)."""
-
-    agents: list[StrictStr] = Field(default_factory=list, description="Agent services host:port.")
-    named: list[NamedParticipant] = Field(default_factory=list, description="Named voices.")
-    participants_per_agent: int = Field(1, ge=1, le=16, description="Voices per listed agent.")
-    discover: bool = Field(False, description="Find agents on the LAN with zeroconf.")
-    embedded: EmbeddedSpec | None = Field(None, description="Start agents in this process.")
-    db: Path | None = Field(None, description="Round store; default <output>/rounds.db.")
-    wait_s: float = Field(30.0, ge=0, description="How long to wait for enough participants.")
-
-    @property
-    def any(self) -> bool:
-        return bool(self.agents or self.named or self.discover or self.embedded)
-
-
-class StrategySpec(_Strict):
-    """One entry of `strategies:`: a strategy with its method and knobs."""
-
-    id: str | None = Field(None, pattern=NAME_PATTERN, description="Cell name.")
-    strategy: str = Field(description="vote, parallel, round_robin or moa.")
-    method: str = Field("majority", description="Voting method.")
-    samples: int = Field(1, ge=1, le=16, description="Samples per participant.")
-    params: dict[str, Param] = Field(default_factory=dict, description="Strategy/method knobs.")
-    participants: list[StrictStr] | None = Field(
-        None, min_length=1, description="Participant names; default: the leader's."
-    )
-    max_tokens: int | None = Field(None, ge=1, le=8192, description="Overrides the top level.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Overrides the top level.")
-    sweep: dict[str, list[Param]] = Field(
-        default_factory=dict,
-        description="Cells over values: samples, method, max_tokens, temperature or params.X.",
-    )
-
-    @field_validator("sweep")
-    @classmethod
-    def _non_empty(cls, value: dict[str, list[Param]]) -> dict[str, list[Param]]:
-        for key, values in value.items():
-            if not values:
-                raise ValueError(f"{key}: give at least one value")
-        return value
-
-
-class ExperimentConfig(_Strict):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64, description="Experiment name.")
-    description: str = ""
-    leader: str | None = Field(None, description="Leader host:port; else one is started here.")
-    participants: ParticipantsSpec = Field(default_factory=ParticipantsSpec)
-    dataset: DatasetSpec
-    strategies: list[StrategySpec] = Field(min_length=1)
-    agent_counts: list[int] | None = Field(
-        None, min_length=1, description="Cells per participant count (first N participants)."
-    )
-    repeats: int = Field(1, ge=1, le=100, description="Times each item is asked per cell.")
-    seeds: list[int] | None = Field(None, min_length=1, description="One seed per repeat.")
-    seed: int = Field(0, description="Seed of repeat 0 (repeat k: seed + k) without `seeds`.")
-    concurrency: int = Field(2, ge=1, le=64, description="Rounds in flight at once.")
-    max_tokens: int = Field(64, ge=1, le=8192)
-    temperature: float = Field(0.7, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
-    stop: list[str] = Field(default_factory=list)
-    quorum: int | None = Field(None, ge=1)
-    participant_timeout_s: float | None = Field(None, gt=0)
-    round_timeout_s: float = Field(600.0, gt=0, description="Deadline of one RunRound call.")
-    retries: int = Field(3, ge=0, le=10, description="Retries of a round the agents refused.")
-    output: Path | None = Field(None, description="Output folder; default runs/<name>.")
-
-    @field_validator("agent_counts")
-    @classmethod
-    def _positive(cls, value: list[int] | None) -> list[int] | None:
-        if value and min(value) < 1:
-            raise ValueError("agent counts must be at least 1")
-        if value and len(set(value)) != len(value):
-            raise ValueError("agent counts repeat")
-        return value
 
 
 @dataclass(frozen=True)
@@ -221,14 +104,6 @@ def check(config: ExperimentConfig) -> list[Issue]:
                 " (or --leader), or participants.agents / named / discover / embedded",
             )
         )
-    for j, person in enumerate(config.participants.named):
-        if person.persona and person.persona not in PERSONAS:
-            issues.append(
-                Issue(
-                    f"participants.named[{j}].persona",
-                    f"unknown persona {person.persona!r}; known: {', '.join(PERSONAS)}",
-                )
-            )
     return issues
 
 

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from conclave.experiments.config import EmbeddedSpec, ParticipantsSpec
+from conclave.experiments.schema import EmbeddedSpec, ParticipantsSpec
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class InProcessLeader:
             host="127.0.0.1",
             port=0,
             agents=addresses,
-            participants=[p.to_leader() for p in self._spec.named],
+            participants=list(self._spec.named),
             participants_per_agent=self._spec.participants_per_agent,
             discover=self._spec.discover,
             db=self._db,

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Journal:
             os.fsync(out.fileno())
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunState:
     run_id: str  # the `experiment` tag of every round of this run
     experiment: str
@@ -95,9 +95,11 @@ def read_state(out_dir: Path) -> RunState | None:
     return RunState.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def write_state(out_dir: Path, state: RunState) -> None:
-    state.updated_at = time.time()
+def write_state(out_dir: Path, state: RunState) -> RunState:
+    """Writes `state` stamped with the time; returns the stamped state."""
+    state = replace(state, updated_at=time.time())
     path = out_dir / STATE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)  # readers (`experiment show`) never see half a file
+    return state

@@ -11,13 +11,10 @@ import hashlib
 import itertools
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from conclave.experiments.datasets import Item
 from conclave.experiments.knobs import ParamValue, as_wire
-
-if TYPE_CHECKING:
-    from conclave.experiments.config import ExperimentConfig, StrategySpec
+from conclave.experiments.schema import ExperimentConfig, StrategySpec
 
 
 @dataclass(frozen=True, slots=True)

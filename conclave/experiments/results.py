@@ -8,6 +8,10 @@ from typing import Any
 
 from conclave.experiments.plan import Unit
 from conclave.experiments.scorers import score
+from conclave.leader.types import RoundRecord
+
+# Candidates lost to the machinery (agent error, overloaded, cancelled), not the model.
+BROKEN = frozenset({"error", "overloaded", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +30,26 @@ class RoundOutcome:
     wall_ms: float
     created_at: float
     tags: dict[str, str]
-    # Candidates lost to the machinery (agent error, overloaded, cancelled), not the model.
-    broken: int = 0
+    broken: int = 0  # candidates lost to the machinery (BROKEN), not the model
+
+
+def outcome_of(record: RoundRecord) -> RoundOutcome:
+    winner = record.decision.winner
+    return RoundOutcome(
+        id=record.id,
+        status=record.status,
+        error=record.error,
+        text=record.candidates[winner].text if winner is not None else "",
+        agreement=record.decision.agreement,
+        participants=len(record.participants),
+        candidates=len(record.candidates),
+        completion_tokens=sum(c.completion_tokens for c in record.candidates),
+        prompt_tokens=sum(c.prompt_tokens for c in record.candidates),
+        wall_ms=record.wall_ms,
+        created_at=record.created_at,
+        tags=dict(record.request.tags),
+        broken=sum(c.finish_reason in BROKEN for c in record.candidates),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,45 +2,50 @@
 item and the repeat; finished rounds are journaled; reports are written at the end (also
 after an interrupt, for what is done).
 
-Resuming: a unit is done when the journal has it, or when the leader has stored a
-decided round with its tags (the run died between the leader storing the round and the
-journal line). Either way it is not asked again.
+The runner only schedules: the run folder (`run_folder`) owns the state and the journal,
+`preflight` checks the cells against the leader, `adopt` finds rounds the leader stored
+that the journal missed. Resuming: a unit is done when the journal has it, or when the
+leader has stored a decided round with its tags. Either way it is not asked again.
 
 Errors: a round the leader refuses as a bad request stops the run (it is the config's
 fault, and every other round of the cell would fail the same way); agents too busy
-(RESOURCE_EXHAUSTED) are retried with backoff; a round stored without a decision while
-every agent worked (no quorum of usable answers) is a result and counts as wrong;
-anything else leaves the unit for the next run, and `MAX_CONSECUTIVE_ERRORS` in a row
-stop this one.
+(RESOURCE_EXHAUSTED) are retried with backoff, never sooner than the leader's retry
+hint; a round stored without a decision while every agent worked (no quorum of usable
+answers) is a result and counts as wrong; anything else leaves the unit for the next
+run, and `MAX_CONSECUTIVE_ERRORS` in a row stop this one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from conclave.errors import ConclaveError, InvalidRequest, NotFound, Overloaded, Unavailable
+from conclave.experiments.adopt import adopt_stored_rounds
 from conclave.experiments.config import Experiment
-from conclave.experiments.errors import ConfigError, ExperimentAborted, Issue
-from conclave.experiments.journal import JOURNAL, Journal, RunState, read_state, write_state
-from conclave.experiments.leader_link import LeaderError, LeaderLink, RoundSpec
-from conclave.experiments.plan import Cell, Unit, units_of
+from conclave.experiments.errors import ExperimentAborted
+from conclave.experiments.journal import RunState
+from conclave.experiments.plan import Unit, units_of
+from conclave.experiments.preflight import Voices, preflight
 from conclave.experiments.progress import NoProgress, ProgressSink
-from conclave.experiments.report import write_reports
-from conclave.experiments.results import ItemResult, result_of
+from conclave.experiments.results import ItemResult, outcome_of, result_of
+from conclave.experiments.run_folder import Key, RunFolder
 from conclave.experiments.stats import CellSummary
+from conclave.leader.client import LeaderClientSync
+from conclave.leader.store import RoundSummary
+from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
 
 log = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_ERRORS = 5
-FATAL_CODES = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "UNIMPLEMENTED"})
 CONNECT_TIMEOUT_S = 30.0
 BACKOFF_S = 1.0  # first wait after RESOURCE_EXHAUSTED; doubles per retry, at most 30 s
+MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -59,8 +64,18 @@ class RunReport:
         return self.left == 0
 
 
-class _Fatal(Exception):
-    pass
+class Leader(Protocol):
+    """What the runner asks of its leader (a `LeaderClientSync`)."""
+
+    address: str
+
+    def wait_ready(self, timeout: float) -> None: ...
+    def list_agents(self) -> list[AgentListing]: ...
+    def decide(self, spec: RoundSpec, *, timeout: float) -> RoundRecord: ...
+    def get_round(self, round_id: str) -> RoundRecord: ...
+    def tagged(self, key: str, value: str) -> Iterator[RoundSummary]: ...
+    def cancel_all(self) -> None: ...
+    def close(self) -> None: ...
 
 
 class LeaderHost(Protocol):
@@ -72,6 +87,10 @@ class LeaderHost(Protocol):
     def close(self) -> None: ...
 
 
+class _Fatal(Exception):
+    pass
+
+
 class ExperimentRunner:
     def __init__(
         self,
@@ -81,7 +100,7 @@ class ExperimentRunner:
         progress: ProgressSink | None = None,
         retry_failed: bool = False,
         start_leader: Callable[[Experiment, Path], tuple[str, LeaderHost]] | None = None,
-        connect: Callable[[str], LeaderLink] = LeaderLink,
+        connect: Callable[[str], Leader] = LeaderClientSync,
     ) -> None:
         self.experiment = experiment
         self.config = experiment.config
@@ -101,48 +120,53 @@ class ExperimentRunner:
         KeyboardInterrupt after writing the reports). Raises ConfigError before any round
         when the config does not fit the output folder or the leader."""
         self._stop.clear()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        state = self._open_state()
+        folder = RunFolder.open(self.experiment, self.out_dir)
         host: LeaderHost | None = None
+        db: Path | None = None
         if self.config.leader:
             address = self.config.leader
         else:
-            db = self._db_path()
-            state.db = str(db)
+            db = self.config.participants.db or self.out_dir / "rounds.db"
             address, host = self._start_leader(self.experiment, db)
-        state.leader = self.config.leader or "in-process"
-        link = self._connect(address)
+        leader = self._connect(address)
         try:
-            link.wait_ready(CONNECT_TIMEOUT_S)
-            voices = self._preflight(link, host)
-            return self._run_units(link, state, voices)
+            leader.wait_ready(CONNECT_TIMEOUT_S)
+            voices = preflight(
+                self.experiment,
+                leader.list_agents,
+                leader=leader.address,
+                strategies=host.strategies if host is not None else (),
+            )
+            origin = {
+                "leader": self.config.leader or "in-process",
+                "db": str(db) if db else folder.state.db,
+            }
+            return self._run_units(leader, folder, voices, origin)
         finally:
-            link.close()
+            leader.close()
             if host is not None:
                 host.close()
 
     def _run_units(
-        self, link: LeaderLink, state: RunState, voices: dict[str, tuple[str, ...]]
+        self, leader: Leader, folder: RunFolder, voices: Voices, origin: dict[str, str | None]
     ) -> RunReport:
-        journal = Journal(self.out_dir / JOURNAL)
-        units = units_of(
-            list(self.experiment.cells), self.experiment.dataset.items, list(self.experiment.seeds)
-        )
+        """`origin`: the state's `leader` and `db` (where this run's rounds go)."""
+        exp = self.experiment
+        units = units_of(list(exp.cells), exp.dataset.items, list(exp.seeds))
         by_key = {u.key: u for u in units}
-        done = {r.key: r for r in journal.read()}
-        if self.retry_failed:
-            done = {k: r for k, r in done.items() if r.status == "decided"}
+        done = folder.results(decided_only=self.retry_failed)
         resumed = sum(k in by_key for k in done)
-        adopted = self._adopt(link, state, journal, by_key, done)
+        adopted = adopt_stored_rounds(
+            folder, by_key, done, tagged=leader.tagged, get_round=leader.get_round
+        )
         pending = [u for u in units if u.key not in done]
-        report = RunReport(self.out_dir, state, [], resumed=resumed, adopted=adopted)
-        state.units, state.done, state.status = len(units), len(units) - len(pending), "running"
-        write_state(self.out_dir, state)
+        folder.update(**origin, units=len(units), done=len(units) - len(pending), status="running")
+        report = RunReport(self.out_dir, folder.state, [], resumed=resumed, adopted=adopted)
         log.info(
             "run %s: %d rounds, %d done (%d adopted from the store), %d to go",
-            state.run_id,
+            folder.run_id,
             len(units),
-            state.done,
+            len(units) - len(pending),
             adopted,
             len(pending),
         )
@@ -153,144 +177,126 @@ class ExperimentRunner:
                     sum(u.cell is c for u in units),
                     sum(u.cell is c and u.key in done for u in units),
                 )
-                for c in self.experiment.cells
+                for c in exp.cells
             ]
         )
         interrupted = False
         try:
-            self._pool(link, pending, voices, done, journal, report)
+            self._pool(leader, folder, pending, voices, done, report)
         except KeyboardInterrupt:
             interrupted = True
             self._stop.set()
-            link.cancel_all()
+            leader.cancel_all()
         finally:
             self.progress.end()
             report.left = sum(u.key not in done for u in units)
-            state.done = len(units) - report.left
-            state.status = "complete" if report.left == 0 else "incomplete"
-            write_state(self.out_dir, state)
-            report.summaries = write_reports(
-                self.out_dir,
-                state,
-                journal.read(),
-                description=self.config.description,
-                items=[i.id for i in self.experiment.dataset.items],
+            folder.update(
+                done=len(units) - report.left,
+                status="complete" if report.left == 0 else "incomplete",
             )
+            report.state = folder.state
+            report.summaries = folder.write_reports(exp)
         if interrupted:
             raise KeyboardInterrupt
         return report
 
     def _pool(
         self,
-        link: LeaderLink,
+        leader: Leader,
+        folder: RunFolder,
         pending: list[Unit],
-        voices: dict[str, tuple[str, ...]],
-        done: dict[tuple[str, str, int], ItemResult],
-        journal: Journal,
+        voices: Voices,
+        done: dict[Key, ItemResult],
         report: RunReport,
     ) -> None:
+        """Asks the pending units, `concurrency` at a time; submitted a few at a time, so
+        stopping never waits for a long queue."""
         queue = iter(pending)
+        running: dict[Future[ItemResult | None], Unit] = {}
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="round") as pool:
-            # Submitted a few at a time, so stopping never waits for a long queue.
-            running: dict[Future, Unit] = {}
 
             def refill() -> None:
                 while len(running) < self.config.concurrency and not self._stop.is_set():
                     unit = next(queue, None)
                     if unit is None:
                         return
-                    running[pool.submit(self._ask, link, unit, voices[unit.cell.id])] = unit
+                    spec = round_spec(unit, voices[unit.cell.id], folder.run_id, self.config.name)
+                    running[pool.submit(self._ask, leader, unit, spec)] = unit
 
             refill()
             try:
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        unit = running.pop(future)
-                        try:
-                            result = future.result()
-                        except _Fatal as error:
-                            self._stop.set()
-                            link.cancel_all()
-                            raise ExperimentAborted(str(error)) from None
-                        except LeaderError as error:
-                            report.errors.append(f"{unit.cell.id}/{unit.item.id}: {error}")
-                            if self._failure() >= MAX_CONSECUTIVE_ERRORS:
-                                self._stop.set()
-                                raise ExperimentAborted(
-                                    f"{MAX_CONSECUTIVE_ERRORS} rounds in a row failed "
-                                    f"(last: {error}); run again to resume"
-                                ) from None
-                            continue
-                        if result is None:
-                            continue
-                        self._success()
-                        journal.append(result)
-                        done[result.key] = result
-                        report.ran += 1
-                        self.progress.advance(unit.cell.id)
+                        self._settle(leader, folder, running.pop(future), future, done, report)
                     refill()
             finally:
                 self._stop.set()
-                link.cancel_all()
+                leader.cancel_all()
 
-    def _ask(self, link: LeaderLink, unit: Unit, voices: tuple[str, ...]) -> ItemResult | None:
-        spec = self._round_spec(unit, voices)
+    def _settle(
+        self,
+        leader: Leader,
+        folder: RunFolder,
+        unit: Unit,
+        future: Future[ItemResult | None],
+        done: dict[Key, ItemResult],
+        report: RunReport,
+    ) -> None:
+        """Journals a finished unit's result. A failed unit is left for the next run and
+        its error reported; too many in a row, or a fatal one, stop the run."""
+        try:
+            result = future.result()
+        except _Fatal as error:
+            self._stop.set()
+            leader.cancel_all()
+            raise ExperimentAborted(str(error)) from None
+        except ConclaveError as error:
+            described = f"{type(error).__name__}: {error}"
+            report.errors.append(f"{unit.cell.id}/{unit.item.id}: {described}")
+            if self._failure() >= MAX_CONSECUTIVE_ERRORS:
+                self._stop.set()
+                raise ExperimentAborted(
+                    f"{MAX_CONSECUTIVE_ERRORS} rounds in a row failed "
+                    f"(last: {described}); run again to resume"
+                ) from None
+            return
+        if result is None:  # stopped before it ran
+            return
+        self._success()
+        folder.record(result)
+        done[result.key] = result
+        report.ran += 1
+        self.progress.advance(unit.cell.id)
+
+    def _ask(self, leader: Leader, unit: Unit, spec: RoundSpec) -> ItemResult | None:
+        """One unit's round, retried while the agents are busy; None when stopped."""
         for attempt in range(self.config.retries + 1):
             if self._stop.is_set():
                 return None
             try:
-                return result_of(unit, link.run_round(spec, timeout=self.config.round_timeout_s))
-            except LeaderError as error:
+                record = leader.decide(spec, timeout=self.config.round_timeout_s)
+                return result_of(unit, outcome_of(record))
+            except ConclaveError as error:
                 if self._stop.is_set():
                     return None
-                if error.code in FATAL_CODES:
+                if isinstance(error, InvalidRequest | NotFound):
                     raise _Fatal(
-                        f"{unit.cell.source}: the leader refused cell {unit.cell.id!r}: "
-                        f"{error.message}"
+                        f"{unit.cell.source}: the leader refused cell {unit.cell.id!r}: {error}"
                     ) from None
-                if error.code == "RESOURCE_EXHAUSTED" and attempt < self.config.retries:
-                    delay = min(30.0, BACKOFF_S * 2.0**attempt)
+                if isinstance(error, Overloaded) and attempt < self.config.retries:
+                    delay = min(MAX_BACKOFF_S, max(BACKOFF_S * 2.0**attempt, error.retry_after_s))
                     log.info("%s: agents busy, retrying in %.0f s", unit.cell.id, delay)
                     self._stop.wait(delay)
                     continue
-                if error.code == "UNAVAILABLE" and error.round_id:
-                    stored = link.get_round(error.round_id)
+                if isinstance(error, Unavailable) and error.round_id:
+                    stored = outcome_of(leader.get_round(error.round_id))
                     if not stored.broken:
                         # No quorum of usable answers from working agents: that is the
                         # team's result. Lost to broken agents, it is not: ask again later.
                         return result_of(unit, stored)
                 raise
         return None
-
-    def _round_spec(self, unit: Unit, voices: tuple[str, ...]) -> RoundSpec:
-        cell = unit.cell
-        return RoundSpec(
-            messages=unit.item.messages,
-            strategy=cell.strategy,
-            method=cell.method,
-            samples=cell.samples,
-            max_tokens=cell.max_tokens,
-            temperature=cell.temperature,
-            seed=unit.seed,
-            participants=voices,
-            top_p=cell.top_p,
-            quorum=cell.quorum,
-            participant_timeout_s=cell.participant_timeout_s,
-            stop=cell.stop,
-            params=dict(cell.params),
-            tags=self._tags(unit),
-        )
-
-    def _tags(self, unit: Unit) -> dict[str, str]:
-        return {
-            "experiment": self._run_id,
-            "experiment_name": self.config.name,
-            "cell": unit.cell.id,
-            "item": unit.item.id,
-            "repeat": str(unit.repeat),
-            "seed": str(unit.seed),
-        }
 
     def _failure(self) -> int:
         with self._lock:
@@ -301,207 +307,33 @@ class ExperimentRunner:
         with self._lock:
             self._errors_in_a_row = 0
 
-    # -- before the first round -----------------------------------------------------
 
-    def _adopt(
-        self,
-        link: LeaderLink,
-        state: RunState,
-        journal: Journal,
-        by_key: dict[tuple[str, str, int], Unit],
-        done: dict[tuple[str, str, int], ItemResult],
-    ) -> int:
-        """Journals decided rounds the leader stored for this run that the journal lacks."""
-        adopted = 0
-        for stored in link.tagged("experiment", state.run_id):
-            if stored.status != "decided":
-                continue
-            try:
-                key = (stored.tags["cell"], stored.tags["item"], int(stored.tags["repeat"]))
-            except (KeyError, ValueError):
-                continue
-            if key in done or key not in by_key:
-                continue  # newest first: a later duplicate of a key is never adopted
-            result = result_of(by_key[key], link.get_round(stored.id))
-            journal.append(result)
-            done[key] = result
-            adopted += 1
-        return adopted
-
-    def _preflight(self, link: LeaderLink, host: LeaderHost | None) -> dict[str, tuple[str, ...]]:
-        """Checks the cells against the live leader; returns each cell's participants
-        (() = every participant of the leader)."""
-        cells = self.experiment.cells
-        need = max(_needed(c) for c in cells)
-        deadline = time.monotonic() + self.config.participants.wait_s
-        names = link.participants()
-        if len(names) < need and self.config.participants.wait_s > 0:
-            log.warning(
-                "waiting up to %.0f s for %d participants (the leader has %d)",
-                self.config.participants.wait_s,
-                need,
-                len(names),
-            )
-        while len(names) < need and time.monotonic() < deadline:
-            time.sleep(0.5)  # discovery or loading agents: they come in over time
-            names = link.participants()
-        issues: list[Issue] = []
-        known = host.strategies if host is not None else ()
-        voices: dict[str, tuple[str, ...]] = {}
-        for cell in cells:
-            issues += _check_cell(cell, names, known)
-            pool = list(cell.participants or names)
-            chosen = pool[: cell.agent_count] if cell.agent_count else list(cell.participants or ())
-            voices[cell.id] = tuple(chosen)
-            aggregator = dict(cell.params).get("aggregator")
-            if aggregator and aggregator not in (chosen or names):
-                issues.append(
-                    Issue(
-                        f"{cell.source}.params.aggregator",
-                        f"{aggregator!r} is not among cell {cell.id!r}'s participants "
-                        f"({', '.join(chosen or names)})",
-                    )
-                )
-        if issues:
-            raise ConfigError(
-                _unique(issues),
-                source=f"{self.experiment.path} (checked with the leader at {link.address})",
-            )
-        return voices
-
-    # -- the output folder -------------------------------------------------------------
-
-    def _open_state(self) -> RunState:
-        exp = self.experiment
-        cells_now = {c.id: _cell_record(c) for c in exp.cells}
-        dataset = {
-            "path": str(exp.dataset.path),
-            "sha256": exp.dataset.sha256,
-            "items": len(exp.dataset.items),
-            "system": exp.config.dataset.system,
-            "template": exp.config.dataset.template,
-        }
-        previous = read_state(self.out_dir)
-        if previous is None:
-            state = RunState(
-                run_id=RunState.new_run_id(exp.config.name),
-                experiment=exp.config.name,
-                config_path=str(exp.path),
-                leader="",
-                db=None,
-                dataset=dataset,
-                cells=cells_now,
-                seeds=list(exp.seeds),
-            )
-        else:
-            _check_resumable(previous, exp, cells_now, dataset, self.out_dir)
-            old = {k: v for k, v in previous.cells.items() if k not in cells_now}
-            previous.cells = {**cells_now, **old}  # results of dropped cells stay reported
-            previous.seeds = list(exp.seeds)
-            previous.dataset = dataset
-            previous.config_path = str(exp.path)
-            state = previous
-        self._run_id = state.run_id
-        return state
-
-    def _db_path(self) -> Path:
-        db = self.config.participants.db
-        return db if db is not None else self.out_dir / "rounds.db"
-
-
-def _needed(cell: Cell) -> int:
-    return cell.agent_count or (len(cell.participants) if cell.participants else 1)
-
-
-def _check_cell(cell: Cell, names: list[str], known: tuple[str, ...]) -> list[Issue]:
-    issues = []
-    if known and cell.strategy not in known:
-        issues.append(
-            Issue(
-                f"{cell.source}.strategy",
-                f"this leader has no strategy {cell.strategy!r}; it has {', '.join(known)}",
-            )
-        )
-    if not names:
-        issues.append(Issue("participants", "the leader has no participants (no live agents)"))
-        return issues
-    missing = [n for n in cell.participants or () if n not in names]
-    if missing:
-        issues.append(
-            Issue(
-                f"{cell.source}.participants",
-                f"unknown to the leader: {', '.join(missing)}; it has {', '.join(names)}",
-            )
-        )
-    pool = cell.participants or names
-    if cell.agent_count and cell.agent_count > len(pool):
-        issues.append(
-            Issue(
-                "agent_counts",
-                f"cell {cell.id!r} asks for {cell.agent_count} participants; "
-                f"there are {len(pool)} ({', '.join(pool)})",
-            )
-        )
-    judge = dict(cell.params).get("judge")
-    if judge and judge not in names:
-        issues.append(Issue(f"{cell.source}.params.judge", f"{judge!r} is not a participant"))
-    return issues
-
-
-def _cell_record(cell: Cell) -> dict[str, object]:
-    return {
-        "fingerprint": cell.fingerprint(),
-        "source": cell.source,
-        "strategy": cell.strategy,
-        "method": cell.method,
-        "samples": cell.samples,
-        "params": [list(p) for p in cell.params],
-        "participants": list(cell.participants) if cell.participants else None,
-        "agent_count": cell.agent_count,
-        "max_tokens": cell.max_tokens,
-        "temperature": cell.temperature,
-    }
-
-
-def _check_resumable(
-    previous: RunState,
-    exp: Experiment,
-    cells_now: dict[str, dict[str, object]],
-    dataset: dict[str, object],
-    out_dir: Path,
-) -> None:
-    """A resumed run may add cells, repeats and items; it may not change what the rounds
-    already done were asked (their numbers would be mixed into a different experiment)."""
-    issues = []
-    if previous.experiment != exp.config.name:
-        issues.append(Issue("name", f"{out_dir} holds experiment {previous.experiment!r}"))
-    for key in ("sha256", "system", "template"):
-        if previous.dataset.get(key) != dataset[key]:
-            issues.append(Issue(f"dataset.{'path' if key == 'sha256' else key}", "changed"))
-    for cell_id, record in cells_now.items():
-        before = previous.cells.get(cell_id)
-        if before and before.get("fingerprint") != record["fingerprint"]:
-            issues.append(Issue(str(record["source"]), f"cell {cell_id!r} changed"))
-    for k, (a, b) in enumerate(zip(previous.seeds, exp.seeds, strict=False)):
-        if a != b:
-            issues.append(Issue("seeds", f"repeat {k} had seed {a}, now {b}"))
-            break
-    if issues:
-        raise ConfigError(
-            [
-                *issues,
-                Issue(
-                    "",
-                    "since the run in this folder started; resume with the same config, "
-                    "or choose another output folder (--out)",
-                ),
-            ],
-            source=str(out_dir),
-        )
-
-
-def _unique(issues: list[Issue]) -> list[Issue]:
-    return list(dict.fromkeys(issues))
+def round_spec(unit: Unit, voices: tuple[str, ...], run_id: str, experiment: str) -> RoundSpec:
+    """The round that asks `unit`, tagged so the leader's store finds it again."""
+    cell = unit.cell
+    return RoundSpec(
+        messages=unit.item.messages,
+        strategy=cell.strategy,
+        method=cell.method,
+        participants=voices,
+        samples_per_participant=cell.samples,
+        max_tokens=cell.max_tokens,
+        temperature=cell.temperature,
+        top_p=cell.top_p,
+        seed=unit.seed,
+        quorum=cell.quorum,
+        participant_timeout_s=cell.participant_timeout_s,
+        stop=cell.stop,
+        params=dict(cell.params),
+        tags={
+            "experiment": run_id,
+            "experiment_name": experiment,
+            "cell": cell.id,
+            "item": unit.item.id,
+            "repeat": str(unit.repeat),
+            "seed": str(unit.seed),
+        },
+    )
 
 
 def _start_in_process(experiment: Experiment, db: Path) -> tuple[str, LeaderHost]:

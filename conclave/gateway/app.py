@@ -14,11 +14,11 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from conclave import __version__
+from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, NotFound, Overloaded, Unavailable
 from conclave.gateway import catalog
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
-from conclave.gateway.leader_client import LeaderClient
 from conclave.gateway.limits import BodyLimit
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import (
@@ -31,6 +31,9 @@ from conclave.gateway.protocol import (
     SamplingFields,
 )
 from conclave.gateway.settings import GatewaySettings
+from conclave.grpc_channels import Channels
+from conclave.leader import convert
+from conclave.leader.client import LeaderClient
 
 ROUND_HEADER = "x-conclave-round-id"
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 429, 503, 504)}
@@ -53,8 +56,17 @@ class Admission:
         self.in_flight -= 1
 
 
-def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None) -> FastAPI:
-    leader = leader or LeaderClient(settings.leader)
+def create_app(
+    settings: GatewaySettings,
+    *,
+    leader: LeaderClient | None = None,
+    agents: AgentClients | None = None,
+) -> FastAPI:
+    """`leader` and `agents` default to real clients of the settings' leader and of the
+    agents it lists (embeddings), sharing one channel cache; tests pass stand-ins."""
+    channels = Channels()
+    leader = leader or LeaderClient(settings.leader, channels=channels)
+    agent_clients = agents or AgentClients(channels)
     metrics = Metrics()
     service = CompletionService(leader, settings, metrics)
     admission = Admission(settings.max_concurrent)
@@ -63,6 +75,8 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await leader.close()
+        await agent_clients.close()
+        await channels.close()
 
     app = FastAPI(
         title="Conclave gateway",
@@ -177,19 +191,19 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
             for m in catalog.STRATEGY_MODELS
         ]
         try:
-            agents = await leader.list_agents()
+            listed = await leader.list_agents()
         except (Unavailable, NotFound):
-            agents = []
-        for agent in agents:
-            for name in agent.get("participants", []):
+            listed = []
+        for agent in listed:
+            for name in agent.participants:
                 cards.append(
                     ModelCard(
                         id=catalog.AGENT_PREFIX + name,
                         created=created,
                         conclave={
-                            "agent": agent.get("name"),
-                            "address": agent.get("address"),
-                            "model": agent.get("info", {}).get("model", {}).get("id", ""),
+                            "agent": agent.name,
+                            "address": agent.address,
+                            "model": agent.model,
                         },
                     )
                 )
@@ -203,7 +217,7 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
         if sum(len(t) for t in texts) > settings.max_content_chars:
             raise InvalidRequest("input is too long", field="input")
         address = await _embedding_agent(leader, request.model)
-        result = await leader.embed(address, texts)
+        result = await agent_clients.embed(address, texts, timeout=60.0)
         return {
             "object": "list",
             "model": request.model,
@@ -213,11 +227,11 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
                     "index": i,
                     "embedding": _encode(v, request.encoding_format),
                 }
-                for i, v in enumerate(result["vectors"])
+                for i, v in enumerate(result.vectors)
             ],
             "usage": {
-                "prompt_tokens": result["prompt_tokens"],
-                "total_tokens": result["prompt_tokens"],
+                "prompt_tokens": result.prompt_tokens,
+                "total_tokens": result.prompt_tokens,
             },
         }
 
@@ -237,8 +251,8 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
         )
         return {
             "object": "list",
-            "data": page.get("rounds", []),
-            "next": page.get("next_page_token") or None,
+            "data": [convert.summary_json(s) for s in page.rounds],
+            "next": page.next_page_token or None,
         }
 
     @app.get(
@@ -250,11 +264,14 @@ def create_app(settings: GatewaySettings, *, leader: LeaderClient | None = None)
     async def get_round(round_id: str) -> dict[str, Any]:
         if len(round_id) > 128:
             raise InvalidRequest("round id is too long", field="round_id")
-        return await leader.get_round(round_id)
+        return convert.round_json(await leader.get_round(round_id))
 
     @app.get("/v1/agents", dependencies=guarded, responses=ERRORS)
     async def agents() -> dict[str, Any]:
-        return {"object": "list", "data": await leader.list_agents()}
+        return {
+            "object": "list",
+            "data": [convert.agent_json(a) for a in await leader.list_agents()],
+        }
 
     @app.get("/health", summary="Gateway, leader and agent count (no API key needed)")
     async def health() -> Response:
@@ -285,10 +302,9 @@ async def _embedding_agent(leader: LeaderClient, model: str) -> str:
     """`agent/<name>` embeds on that participant's agent; a strategy model on the first
     live agent (embeddings are one model's, never a vote)."""
     target = catalog.resolve(model)
-    agents = await leader.list_agents()
-    for agent in agents:
-        if target.participant is None or target.participant in agent.get("participants", []):
-            return agent["address"]
+    for agent in await leader.list_agents():
+        if target.participant is None or target.participant in agent.participants:
+            return agent.address
     if target.participant is not None:
         raise NotFound(f"The model '{model}' does not exist; GET /v1/models lists the models")
     raise Unavailable("no agent service is live to compute embeddings")

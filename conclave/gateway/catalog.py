@@ -56,10 +56,10 @@ class Target:
     participant: str | None = None  # set for agent/<name>
 
 
-def resolve(model: str, *, strategies: set[str] | None = None) -> Target:
+def resolve(model: str) -> Target:
     if model.startswith(AGENT_PREFIX) and len(model) > len(AGENT_PREFIX):
         return Target(model=model, strategy="vote", participant=model[len(AGENT_PREFIX) :])
     for card in STRATEGY_MODELS:
-        if card.id == model and (strategies is None or card.strategy in strategies):
+        if card.id == model:
             return Target(model=model, strategy=card.strategy)
     raise NotFound(f"The model '{model}' does not exist; GET /v1/models lists the models")

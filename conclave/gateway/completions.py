@@ -23,17 +23,12 @@ from typing import Any
 from conclave.errors import ConclaveError, InvalidRequest, Unavailable
 from conclave.gateway.catalog import Target
 from conclave.gateway.errors import error_body
-from conclave.gateway.leader_client import (
-    LeaderClient,
-    RoundClosed,
-    RoundOpened,
-    RoundSpec,
-    StreamItem,
-    TextPiece,
-)
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import SamplingFields
 from conclave.gateway.settings import GatewaySettings
+from conclave.leader.client import LeaderClient
+from conclave.leader.events import CandidateText, RoundDecided, RoundEvent, RoundStarted
+from conclave.leader.types import Candidate, RoundRecord, RoundSpec
 
 MAX_STOP = 8
 FINISH = {"stop": "stop", "length": "length"}
@@ -94,13 +89,15 @@ def round_spec(
     tags.setdefault("model", target.model)
     if request.user:
         tags.setdefault("user", request.user)
+    if direct:
+        participants: tuple[str, ...] = (target.participant,)  # type: ignore[assignment]
+    else:
+        participants = tuple(options.participants or ()) if options else ()
     return RoundSpec(
-        messages=messages,
+        messages=tuple(messages),
         strategy=target.strategy,
         method=options.method if options else None,
-        participants=[target.participant]
-        if direct
-        else (options.participants or [] if options else []),
+        participants=participants,
         samples_per_participant=samples,
         max_tokens=request.token_limit(),
         temperature=request.temperature,
@@ -110,47 +107,36 @@ def round_spec(
         participant_timeout_s=options.participant_timeout_s if options else None,
         params=dict(options.params or {}) if options else {},
         tags=tags,
-        stop=request.stop_list(),
+        stop=tuple(request.stop_list()),
     )
 
 
-def choices(round_: dict[str, Any], *, n: int, direct: bool) -> list[dict[str, Any]]:
+def choices(record: RoundRecord, *, n: int, direct: bool) -> list[dict[str, Any]]:
     """(text, finish_reason) per choice, see the module docstring for the rule."""
-    candidates = round_.get("candidates", [])
-    decision = round_.get("decision", {})
+    candidates = record.candidates
+    decision = record.decision
     if direct:
-        picked = sorted(
-            (c for c in candidates if c.get("turn", 0) == 0), key=lambda c: c.get("sample_index", 0)
-        )[:n]
+        picked = sorted((c for c in candidates if c.turn == 0), key=lambda c: c.sample_index)[:n]
     else:
         order: list[int] = []
-        if "winner" in decision:
-            order.append(decision["winner"])
-        groups = decision.get("groups", [])
+        if decision.winner is not None:
+            order.append(decision.winner)
+        groups = decision.groups
         # One per *other* answer group first (the winner already speaks for its own).
-        order += [
-            g["members"][0]
-            for g in groups
-            if g.get("members") and decision.get("winner") not in g["members"]
-        ]
-        order += [m for g in groups for m in g.get("members", [])]
+        order += [g.members[0] for g in groups if g.members and decision.winner not in g.members]
+        order += [m for g in groups for m in g.members]
         if not order:  # everyone answered with nothing: that empty answer is the answer
-            last = max((c.get("turn", 0) for c in candidates), default=0)
+            last = max((c.turn for c in candidates), default=0)
             order = [
-                i
-                for i, c in enumerate(candidates)
-                if c.get("turn", 0) == last and c.get("finish_reason") in FINISH
+                i for i, c in enumerate(candidates) if c.turn == last and c.finish_reason in FINISH
             ]
         picked = [candidates[i] for i in dict.fromkeys(order)][:n]
-    return [
-        {"text": c.get("text", ""), "finish_reason": FINISH.get(c.get("finish_reason"), "stop")}
-        for c in picked
-    ]
+    return [{"text": c.text, "finish_reason": FINISH.get(c.finish_reason, "stop")} for c in picked]
 
 
-def usage(round_: dict[str, Any]) -> dict[str, int]:
-    prompt = sum(c.get("prompt_tokens", 0) for c in round_.get("candidates", []))
-    completion = sum(c.get("completion_tokens", 0) for c in round_.get("candidates", []))
+def usage(record: RoundRecord) -> dict[str, int]:
+    prompt = sum(c.prompt_tokens for c in record.candidates)
+    completion = sum(c.completion_tokens for c in record.candidates)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -158,39 +144,36 @@ def usage(round_: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def extension(round_: dict[str, Any]) -> dict[str, Any]:
+def extension(record: RoundRecord) -> dict[str, Any]:
     """The `conclave` field of a response: which round answered and how it voted."""
-    decision = round_.get("decision", {})
-    winner = decision.get("winner")
-    candidates = round_.get("candidates", [])
+    decision = record.decision
+    winner: Candidate | None = (
+        record.candidates[decision.winner] if decision.winner is not None else None
+    )
     return {
-        "round_id": round_.get("id"),
-        "strategy": round_.get("strategy"),
-        "method": round_.get("method"),
-        "status": round_.get("status"),
-        "winner": candidates[winner]["participant"] if winner is not None else None,
-        "answer": decision.get("answer", ""),
-        "agreement": decision.get("agreement", 0.0),
+        "round_id": record.id,
+        "strategy": record.request.strategy,
+        "method": record.request.method,
+        "status": record.status,
+        "winner": winner.participant if winner is not None else None,
+        "answer": decision.answer,
+        "agreement": decision.agreement,
         "votes": [
-            {
-                "answer": g.get("answer", ""),
-                "weight": g.get("weight", 0.0),
-                "members": g.get("members", []),
-            }
-            for g in decision.get("groups", [])
+            {"answer": g.answer, "weight": g.weight, "members": list(g.members)}
+            for g in decision.groups
         ],
-        "dissent": decision.get("dissent", []),
-        "candidates": len(candidates),
-        "wall_ms": round_.get("wall_ms", 0.0),
+        "dissent": list(decision.dissent),
+        "candidates": len(record.candidates),
+        "wall_ms": record.wall_ms,
     }
 
 
 def response_body(
-    kind: Kind, model: str, round_: dict[str, Any], *, n: int, direct: bool
+    kind: Kind, model: str, record: RoundRecord, *, n: int, direct: bool
 ) -> dict[str, Any]:
-    picked = choices(round_, n=n, direct=direct)
+    picked = choices(record, n=n, direct=direct)
     if not picked:
-        raise Unavailable(f"round {round_.get('id')} produced no answer")
+        raise Unavailable(f"round {record.id} produced no answer")
     body_choices = []
     for i, choice in enumerate(picked):
         entry: dict[str, Any] = {
@@ -204,14 +187,14 @@ def response_body(
             entry["text"] = choice["text"]
         body_choices.append(entry)
     return {
-        "id": kind.id_prefix + str(round_.get("id")),
+        "id": kind.id_prefix + record.id,
         "object": kind.object,
-        "created": int(round_.get("created_at", time.time())),
+        "created": int(record.created_at),
         "model": model,
         "choices": body_choices,
-        "usage": usage(round_),
+        "usage": usage(record),
         "system_fingerprint": None,
-        "conclave": extension(round_),
+        "conclave": extension(record),
     }
 
 
@@ -230,11 +213,10 @@ class CompletionService:
     ) -> dict[str, Any]:
         spec = round_spec(request, target, messages)
         decided = None
-        async for item in self._leader.run_round(spec, timeout=self._settings.request_timeout_s):
-            if isinstance(item, RoundClosed):
-                decided = item.round
-        if decided is None:
-            raise Unavailable("the leader ended the round without a decision")
+        async for event in self._leader.run_round(spec, timeout=self._settings.request_timeout_s):
+            if isinstance(event, RoundDecided):
+                decided = event.record
+        assert decided is not None  # run_round ends with the decided round or raises
         self._metrics.round_done(decided)
         return response_body(
             kind, target.model, decided, n=request.n, direct=target.participant is not None
@@ -255,13 +237,11 @@ class CompletionService:
         items = self._leader.run_round(spec, timeout=self._settings.request_timeout_s)
         try:
             first = await anext(items)
-            if not isinstance(first, RoundOpened):
+            if not isinstance(first, RoundStarted):
                 raise Unavailable("the leader did not open the round")
-            early: list[StreamItem] = []
-            while not early or not isinstance(early[-1], TextPiece | RoundClosed):
+            early: list[RoundEvent] = []
+            while not early or not isinstance(early[-1], CandidateText | RoundDecided):
                 early.append(await anext(items))
-        except StopAsyncIteration:
-            raise Unavailable("the leader ended the round without a decision") from None
         except BaseException:
             await items.aclose()
             raise
@@ -275,7 +255,7 @@ class CompletionService:
         request: SamplingFields,
         target: Target,
         round_id: str,
-        items: AsyncIterator[StreamItem],
+        items: AsyncIterator[RoundEvent],
     ) -> AsyncIterator[str]:
         direct = target.participant is not None
         created = int(time.time())
@@ -302,13 +282,12 @@ class CompletionService:
             async for item in _with_keepalive(items, self._settings.keepalive_s):
                 if item is None:
                     yield ": keep-alive\n\n"  # a vote is running; nothing to say yet
-                elif isinstance(item, TextPiece) and direct and item.turn == 0:
+                elif isinstance(item, CandidateText) and direct and item.turn == 0:
                     if item.sample_index < request.n and item.text:
                         yield chunk(item.sample_index, item.text, None)
-                elif isinstance(item, RoundClosed):
-                    decided = item.round
-            if decided is None:
-                raise Unavailable("the leader ended the round without a decision")
+                elif isinstance(item, RoundDecided):
+                    decided = item.record
+            assert decided is not None  # run_round ends with the decided round or raises
             self._metrics.round_done(decided)
             picked = choices(decided, n=request.n, direct=direct)
             for index, choice in enumerate(picked):
@@ -336,8 +315,8 @@ class CompletionService:
 
 
 async def _prepend(
-    first: list[StreamItem], rest: AsyncIterator[StreamItem]
-) -> AsyncIterator[StreamItem]:
+    first: list[RoundEvent], rest: AsyncIterator[RoundEvent]
+) -> AsyncIterator[RoundEvent]:
     for item in first:
         yield item
     async for item in rest:
@@ -349,8 +328,8 @@ def _data(payload: dict[str, Any]) -> str:
 
 
 async def _with_keepalive(
-    items: AsyncIterator[StreamItem], every_s: float
-) -> AsyncIterator[StreamItem | None]:
+    items: AsyncIterator[RoundEvent], every_s: float
+) -> AsyncIterator[RoundEvent | None]:
     """Yields the items, and None whenever `every_s` passes without one."""
     pending = asyncio.ensure_future(anext(items))
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +34,7 @@ class AuthenticationFailed(ConclaveError):
 
 
 class PayloadTooLarge(InvalidRequest):
-    """The body is over the size cap."""
+    """The body is over the size cap (see `limits.BodyLimit`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +64,19 @@ def lookup(error: Exception) -> HttpError:
     return INTERNAL
 
 
-def error_body(error: Exception) -> tuple[HttpError, dict]:
+def body(mapped: HttpError, message: str, param: str | None = None) -> dict[str, Any]:
+    """The one shape of every error the gateway sends (OpenAI's)."""
+    return {"error": {"message": message, "type": mapped.type, "param": param, "code": mapped.code}}
+
+
+def error_body(error: Exception) -> tuple[HttpError, dict[str, Any]]:
     mapped = lookup(error)
     message = str(error) if mapped is not INTERNAL else "internal error; see the gateway log"
-    param = getattr(error, "field", None)
-    return mapped, {
-        "error": {"message": message, "type": mapped.type, "param": param, "code": mapped.code}
-    }
+    return mapped, body(mapped, message, getattr(error, "field", None))
 
 
 def error_response(error: Exception, retry_after_s: int | None = None) -> JSONResponse:
-    mapped, body = error_body(error)
+    mapped, content = error_body(error)
     if mapped is INTERNAL:
         log.error("unexpected error", exc_info=error)
     headers = {}
@@ -81,7 +84,7 @@ def error_response(error: Exception, retry_after_s: int | None = None) -> JSONRe
         headers["Retry-After"] = str(retry_after_s or getattr(error, "retry_after_s", 1) or 1)
     if mapped.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=mapped.status, headers=headers)
+    return JSONResponse(content, status_code=mapped.status, headers=headers)
 
 
 def _validation_message(error: RequestValidationError) -> tuple[str, str | None]:
@@ -103,17 +106,13 @@ def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        kind = "not_found" if error.status_code == 404 else "invalid_request"
-        body = {
-            "error": {
-                "message": str(error.detail),
-                "type": "invalid_request_error",
-                "param": None,
-                "code": kind,
-            }
-        }
+        # Routing's own refusals (no such path, wrong method): their status as they are.
+        code = "not_found" if error.status_code == 404 else "invalid_request"
+        mapped = HttpError(error.status_code, "invalid_request_error", code)
         return JSONResponse(
-            body, status_code=error.status_code, headers=getattr(error, "headers", None)
+            body(mapped, str(error.detail)),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
         )
 
     @app.exception_handler(Exception)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from conclave.leader.types import RoundRecord
 
 
 class Metrics:
@@ -61,13 +61,13 @@ class Metrics:
     def error(self, status: int) -> None:
         self.errors.labels(str(status)).inc()
 
-    def round_done(self, round_: dict[str, Any]) -> None:
-        strategy = round_.get("strategy", "")
-        self.rounds.labels(strategy, round_.get("status", "")).inc()
-        self.agreement.labels(strategy).observe(round_.get("decision", {}).get("agreement", 0))
-        for c in round_.get("candidates", []):
-            self.tokens.labels("prompt").inc(c.get("prompt_tokens", 0))
-            self.tokens.labels("completion").inc(c.get("completion_tokens", 0))
+    def round_done(self, record: RoundRecord) -> None:
+        strategy = record.request.strategy
+        self.rounds.labels(strategy, record.status).inc()
+        self.agreement.labels(strategy).observe(record.decision.agreement)
+        for c in record.candidates:
+            self.tokens.labels("prompt").inc(c.prompt_tokens)
+            self.tokens.labels("completion").inc(c.completion_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

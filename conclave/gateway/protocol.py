@@ -103,12 +103,6 @@ class EmbeddingRequest(BaseModel):
     user: StrictStr | None = None
 
 
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
 class ErrorBody(BaseModel):
     message: str
     type: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -14,9 +13,6 @@ from conclave.config import ConclaveSettings
 class GatewaySettings(ConclaveSettings):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_GATEWAY_", extra="forbid")
 
-    config_file: Path | None = Field(
-        None, description="YAML or TOML file with any of these settings (lowest precedence)."
-    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError, InvalidRequest, Overloaded
-from conclave.leader.agent_client import AgentClients
 from conclave.leader.events import CandidateDone, CandidateText, RoundEvent
 from conclave.leader.types import Candidate, Participant
 from conclave.services.engine.types import (

@@ -15,8 +15,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError, InvalidRequest, Overloaded, Unavailable
-from conclave.leader.agent_client import AgentClients
 from conclave.leader.early_stop import outcome_settled
 from conclave.leader.events import CandidateDone, RoundDecided, RoundEvent, RoundStarted
 from conclave.leader.fanout import Settled, TurnSpec, fan_out, sampling_for, with_persona
@@ -24,7 +24,6 @@ from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.store import RoundStore
 from conclave.leader.types import Candidate, Decision, Participant, RoundRecord, RoundRequest
 from conclave.leader.voting import (
-    METHODS,
     VoteParams,
     extract_answer,
     get_method,
@@ -214,20 +213,19 @@ class RoundRunner:
 
     async def _decide(self, ctx: RoundContext, strategy: Strategy) -> Decision:
         voters = await strategy(ctx)
+        method = get_method(ctx.request.method)
         params = ctx.vote_params
-        method = ctx.request.method
-        if method == "similarity":
+        judged = ""
+        if method.needs_embeddings:
             params = replace(params, embeddings=await self._embeddings(ctx, voters))
-        elif method == "judge":
+        if method.needs_judge:
             choice, reply = await self._ask_judge(ctx, voters)
             params = replace(params, judge_choice=choice)
-            decision = METHODS[method](voters, params)
-            return _reindex(
-                replace(decision, detail=f"{decision.detail} Judge said: {reply[:200]!r}"),
-                voters,
-                ctx.candidates,
-            )
-        return _reindex(METHODS[method](voters, params), voters, ctx.candidates)
+            judged = f" Judge said: {reply[:200]!r}"
+        decision = method.vote(voters, params)
+        if judged:
+            decision = replace(decision, detail=decision.detail + judged)
+        return _reindex(decision, voters, ctx.candidates)
 
     async def _embeddings(
         self, ctx: RoundContext, voters: list[Candidate]
@@ -237,7 +235,7 @@ class RoundRunner:
         if not any(texts):
             return None
         try:
-            return await self._clients.embed(ctx.participants[0].address, texts)
+            return (await self._clients.embed(ctx.participants[0].address, texts)).vectors
         except ConclaveError as error:
             log.warning("round %s: no embeddings (%s); lexical similarity", ctx.round_id, error)
             return None

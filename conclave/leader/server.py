@@ -7,9 +7,9 @@ import logging
 import signal
 from collections.abc import Callable
 
+from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
 from conclave.grpc_server import ServiceHost
-from conclave.leader.agent_client import AgentClients
 from conclave.leader.discovery import AgentDirectory, AgentEntry
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
 from conclave.leader.discovery.zeroconf_browser import ZeroconfBrowser

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError, InvalidRequest
 from conclave.grpc_status import stream_errors, unary_errors
 from conclave.leader import convert
-from conclave.leader.agent_client import AgentClients
 from conclave.leader.discovery import AgentDirectory
 from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.rounds import RoundRunner

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from conclave.config import ConclaveSettings
+from conclave.leader.personas import PERSONAS, persona_fields
 from conclave.leader.store.paths import default_db_path
 
 
@@ -39,9 +40,6 @@ class ParticipantConfig(BaseModel):
     def _wear_persona(cls, data: object) -> object:
         if not isinstance(data, dict) or not data.get("persona"):
             return data
-        # Imported here: conclave.agents.personas itself builds ParticipantConfigs.
-        from conclave.agents.personas import PERSONAS, persona_fields
-
         if data["persona"] not in PERSONAS:
             raise ValueError(f"unknown persona {data['persona']!r}; known: {', '.join(PERSONAS)}")
         given = {k: v for k, v in data.items() if v is not None and v != ""}
@@ -51,9 +49,6 @@ class ParticipantConfig(BaseModel):
 class LeaderSettings(ConclaveSettings):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_LEADER_", extra="forbid")
 
-    config_file: Path | None = Field(
-        None, description="YAML or TOML file with any of these settings (lowest precedence)."
-    )
     host: str = Field("127.0.0.1", description="Address to bind.")
     port: int = Field(50050, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     agents: Annotated[list[str], NoDecode] = Field(

@@ -7,6 +7,7 @@ writes exactly these to SQLite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +118,37 @@ class RoundRecord:
     error: str = ""
     wall_ms: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # e.g. per-turn wall times
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSpec:
+    """A round as a client asks for it: every None takes the leader's default."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content)
+    strategy: str = "vote"
+    method: str | None = None
+    participants: tuple[str, ...] = ()  # names; empty = every live participant
+    samples_per_participant: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    quorum: int | None = None
+    participant_timeout_s: float | None = None
+    stop: tuple[str, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentListing:
+    """One agent service as the leader lists it (ListAgents)."""
+
+    name: str
+    address: str
+    source: str  # "static" | "zeroconf" | "kubernetes"
+    participants: tuple[str, ...]  # the voices it serves
+    model: str  # its default model's id; "" when it did not answer
+    error: str  # why it did not answer GetInfo; "" when it did
+    # Its GetInfo in the proto's JSON mapping (shown as is); None when it did not answer.
+    info: dict[str, Any] | None = None

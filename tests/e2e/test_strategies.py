@@ -12,9 +12,9 @@ import logging
 import grpc
 import pytest
 
-from conclave.agents.personas import participant_config
-from conclave.v1 import agent_pb2, leader_pb2, leader_pb2_grpc
-from tests.support.servers import RunningLeader, leader_settings
+from conclave.leader.settings import ParticipantConfig
+from conclave.v1 import agent_pb2, agent_pb2_grpc, leader_pb2, leader_pb2_grpc
+from tests.support.servers import RunningAgent, RunningLeader, agent_settings, leader_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -27,7 +27,9 @@ QUESTION = [agent_pb2.ChatMessage(role="user", content="What is 12 + 30? Answer 
 @pytest.fixture(scope="module")
 def stub(agent, tmp_path_factory):
     participants = [
-        participant_config(name, agent.address, name, seed_offset=i).model_dump()
+        ParticipantConfig(
+            name=name, address=agent.address, persona=name, seed_offset=i
+        ).model_dump()
         for i, name in enumerate(NAMES)
     ]
     db = tmp_path_factory.mktemp("strategies") / "rounds.db"
@@ -154,3 +156,45 @@ def test_bad_strategy_params_are_invalid_arguments(stub, strategy, params):
         run_round(stub, strategy, params=params)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "params." in info.value.details()
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    """An agent serving the bundled GGUF as two models, and a leader whose participant
+    speaks through the second one (not the agent's default)."""
+    settings = agent_settings(
+        name="two-models",
+        models=[
+            {"id": "gemma-a", "path": "bundled", "slots": 2, "context_size": 1024},
+            {"id": "gemma-b", "path": "bundled", "slots": 2, "context_size": 1024},
+        ],
+        memory_budget_bytes=4 * 2**30,
+    )
+    db = tmp_path_factory.mktemp("two-models") / "rounds.db"
+    with RunningAgent(settings) as agent:
+        participants = [{"name": "on-b", "address": agent.address, "model": "gemma-b"}]
+        with (
+            RunningLeader(leader_settings(db, participants=participants)) as leader,
+            grpc.insecure_channel(leader.address) as leader_channel,
+            grpc.insecure_channel(agent.address) as agent_channel,
+        ):
+            yield (
+                leader_pb2_grpc.LeaderServiceStub(leader_channel),
+                agent_pb2_grpc.AgentServiceStub(agent_channel),
+            )
+
+
+@pytest.mark.parametrize("strategy", ["vote", "parallel", "round_robin", "moa"])
+def test_every_strategy_asks_the_participants_own_model(two_models, strategy):
+    leader, agent = two_models
+
+    def last_used() -> dict[str, float]:
+        return {m.id: m.last_used_unix for m in agent.GetInfo(agent_pb2.GetInfoRequest()).models}
+
+    before = last_used()
+    params = {"critique_rounds": "1"} if strategy in ("parallel", "round_robin") else {}
+    events = run_round(leader, strategy, participants=["on-b"], params=params)
+    assert events[-1].decided.status == "decided", events[-1].decided.error
+    after = last_used()
+    assert after["gemma-b"] > before["gemma-b"], "the participant's model did not answer"
+    assert after["gemma-a"] == before["gemma-a"], "the agent's default model answered"

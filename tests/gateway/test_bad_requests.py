@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from conclave.gateway.app import create_app
 from conclave.gateway.settings import GatewaySettings
-from tests.gateway.fake_leader import FakeLeader
+from tests.gateway.fake_leader import FakeAgents, FakeLeader
 
 OK = {"model": "conclave-vote", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -21,7 +21,9 @@ def body(**changes):
 
 @pytest.fixture(scope="module")
 def client():
-    app = create_app(GatewaySettings(leader="fake:0", max_messages=50), leader=FakeLeader())
+    app = create_app(
+        GatewaySettings(leader="fake:0", max_messages=50), leader=FakeLeader(), agents=FakeAgents()
+    )
     with TestClient(app) as test_client:
         yield test_client
 

@@ -9,9 +9,9 @@ from schemathesis.checks import not_a_server_error
 
 from conclave.gateway.app import create_app
 from conclave.gateway.settings import GatewaySettings
-from tests.gateway.fake_leader import FakeLeader
+from tests.gateway.fake_leader import FakeAgents, FakeLeader
 
-app = create_app(GatewaySettings(leader="fake:0"), leader=FakeLeader())
+app = create_app(GatewaySettings(leader="fake:0"), leader=FakeLeader(), agents=FakeAgents())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -1,4 +1,4 @@
-"""The AutoGen model client's offline parts, message conversion and personas (no server)."""
+"""The AutoGen model client's offline parts and message conversion (no server)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,8 @@ from PIL import Image as PILImage
 
 from conclave.agents.client import ConclaveChatCompletionClient
 from conclave.agents.messages import to_chat_messages, to_llm_messages
-from conclave.agents.personas import PERSONAS, get_persona, participant_config, wear
 from conclave.agents.tokens import estimate_tokens
 from conclave.errors import InvalidRequest
-from conclave.leader.types import Participant
 from conclave.services.engine.types import ChatMessage
 
 UNREACHABLE = "127.0.0.1:1"
@@ -145,23 +143,3 @@ def test_bad_config_is_refused():
         client(max_tokens=0)
     with pytest.raises(ValueError):
         client(colour="blue")
-
-
-def test_personas_are_named_and_end_with_an_answer_line():
-    assert set(PERSONAS) == {"solver", "skeptic", "fact-checker"}
-    for persona in PERSONAS.values():
-        assert "Answer: <your final answer>" in persona.system_prompt
-    with pytest.raises(InvalidRequest, match="known: solver"):
-        get_persona("oracle")
-
-
-def test_a_persona_fills_only_what_a_participant_leaves_unset():
-    config = participant_config("doubter", "h:1", "skeptic", temperature=0.1)
-    assert config.system_prompt == get_persona("skeptic").system_prompt
-    assert config.temperature == 0.1
-    plain = Participant(name="p", address="h:1")
-    worn = wear(plain, "fact-checker")
-    assert worn.system_prompt.startswith("You are a fact-checker")
-    assert worn.temperature == get_persona("fact-checker").temperature
-    own = Participant(name="p", address="h:1", system_prompt="Mine.", temperature=1.5)
-    assert wear(own, "solver").system_prompt == "Mine." and wear(own, "solver").temperature == 1.5

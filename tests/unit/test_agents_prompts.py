@@ -10,10 +10,10 @@ from autogen_core import CancellationToken
 from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from conclave.agents import prompts
-from conclave.agents.participant import ConclaveParticipant
-from conclave.agents.prompts import TRUNCATION_MARKER, Shown, truncate
 from conclave.agents.tokens import chars_for_tokens, estimate_tokens
+from conclave.leader.conversation import prompts
+from conclave.leader.conversation.participant import ConclaveParticipant
+from conclave.leader.conversation.prompts import TRUNCATION_MARKER, Shown, truncate
 
 QUESTION = [SystemMessage(content="Be brief."), UserMessage(content="What is 2+2?", source="user")]
 

@@ -11,11 +11,11 @@ from autogen_core import CancellationToken
 from autogen_core.models import AssistantMessage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from conclave.agents.participant import ConclaveParticipant
 from conclave.agents.team import ConcurrentGroupChat
-from conclave.agents.termination import AgreementTermination
-from conclave.agents.transcript import Transcript
 from conclave.errors import Overloaded, Unavailable
+from conclave.leader.conversation.participant import ConclaveParticipant
+from conclave.leader.conversation.termination import AgreementTermination
+from conclave.leader.conversation.transcript import Transcript
 from conclave.leader.events import CandidateDone, CandidateText
 
 pytestmark = pytest.mark.timeout(30)

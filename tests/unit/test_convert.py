@@ -10,7 +10,17 @@ import pytest
 
 from conclave.errors import InvalidRequest
 from conclave.leader import convert as leader_convert
+from conclave.leader.events import CandidateDone, CandidateText, RoundDecided, RoundStarted
 from conclave.leader.settings import LeaderSettings
+from conclave.leader.types import (
+    Candidate,
+    Decision,
+    Participant,
+    RoundRecord,
+    RoundRequest,
+    RoundSpec,
+    VoteGroup,
+)
 from conclave.services import convert
 from conclave.services.engine.types import (
     ChatMessage,
@@ -263,3 +273,102 @@ def test_tag_filter_without_a_key_or_equals_sign_is_refused(raw: str) -> None:
         leader_convert.tag_filter(raw)
     assert info.value.field == "tag"
     assert repr(raw) in str(info.value)
+
+
+# -- the leader client's end: what a servicer sends decodes to what it encoded -----------
+
+RECORD = RoundRecord(
+    id="0190abcd",
+    created_at=1_700_000_000.25,
+    request=RoundRequest(
+        messages=(("system", "Be brief."), ("user", "2+2?")),
+        strategy="parallel",
+        method="weighted",
+        participants=("a", "b"),
+        samples_per_participant=2,
+        max_tokens=10,
+        temperature=0.25,
+        top_p=0.5,
+        seed=7,
+        quorum=1,
+        participant_timeout_s=0.5,
+        stop=("\n\n",),
+        params={"critique_rounds": "1"},
+        tags={"experiment": "e1"},
+    ),
+    participants=(
+        Participant(name="a", address="h:1", agent="blade", system_prompt="Doubt.", weight=2.0),
+        Participant(name="b", address="h:2", model="gemma-b"),
+    ),
+    candidates=(
+        Candidate("a", "blade", 0, "Answer: 4", "stop", prompt_tokens=9, completion_tokens=3),
+        Candidate("b", "h:2", 0, "", "timeout", error="no answer within 0.5 s", turn=1),
+    ),
+    decision=Decision(
+        method="weighted",
+        winner=0,
+        answer="4",
+        groups=(VoteGroup(answer="4", members=(0,), weight=2.0),),
+        agreement=1.0,
+        dissent=("5",),
+        detail="the only group",
+    ),
+    status="decided",
+    wall_ms=12.5,
+    timings={"turn_0_ms": 10.0},
+)
+
+
+def wire(message):
+    return type(message).FromString(message.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    "record",
+    [RECORD, replace(RECORD, decision=replace(RECORD.decision, winner=None), status="failed")],
+)
+def test_a_round_decodes_to_what_the_servicer_encoded(record: RoundRecord) -> None:
+    message = wire(leader_convert.round_message(record))
+    decoded = leader_convert.record_from_proto(message)
+    assert leader_convert.round_message(decoded) == message
+    assert decoded.candidates == record.candidates and decoded.decision == record.decision
+    assert decoded.request == replace(record.request, participants=("a", "b"))
+
+
+def test_round_events_decode_to_the_events_the_runner_emitted() -> None:
+    events = [
+        RoundStarted("r1", "vote", "majority", ("a", "b")),
+        CandidateText("a", 0, 1, "An"),
+        CandidateDone(RECORD.candidates[0]),
+        RoundDecided(RECORD),
+    ]
+    decoded = [leader_convert.event_from_proto(wire(leader_convert.round_event(e))) for e in events]
+    assert decoded[:3] == events[:3]
+    assert leader_convert.round_message(decoded[3].record) == leader_convert.round_message(RECORD)
+
+
+def test_a_round_spec_leaves_unset_fields_to_the_leader() -> None:
+    request = wire(leader_convert.run_round_request(RoundSpec(messages=(("user", "2+2?"),))))
+    r = leader_convert.round_request(request, SETTINGS)
+    assert (r.strategy, r.method, r.samples_per_participant, r.max_tokens) == (
+        "vote",
+        "weighted",
+        3,
+        99,
+    )
+    spec = RoundSpec(messages=(("user", "x"),), seed=0, temperature=0.0, tags={"k": "v"})
+    r = leader_convert.round_request(wire(leader_convert.run_round_request(spec)), SETTINGS)
+    assert (r.seed, r.temperature, r.tags) == (0, 0.0, {"k": "v"})
+
+
+def test_an_agent_listing_serves_the_json_the_leader_sent() -> None:
+    entry = leader_pb2.AgentEntry(name="blade", address="h:1", source="static", participants=["a"])
+    entry.info.model.id = "gemma"
+    entry.info.requests_total = 3
+    listing = leader_convert.agent_from_proto(wire(entry))
+    assert (listing.model, listing.participants, listing.error) == ("gemma", ("a",), "")
+    assert leader_convert.agent_json(listing) == leader_convert.as_json(entry)
+    silent = leader_pb2.AgentEntry(name="b", address="h:2", source="zeroconf", error="down")
+    listing = leader_convert.agent_from_proto(silent)
+    assert listing.info is None and listing.model == ""
+    assert leader_convert.agent_json(listing) == leader_convert.as_json(silent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from conclave.experiments.journal import Journal, RunState, read_state, write_state
 from tests.unit.test_experiment_reports import result, state
@@ -32,8 +33,7 @@ def test_state_round_trips_and_is_replaced_whole(tmp_path):
     write_state(tmp_path, state())
     first = read_state(tmp_path)
     assert isinstance(first, RunState) and first.run_id == "t-1"
-    first.status = "incomplete"
-    write_state(tmp_path, first)
+    write_state(tmp_path, replace(first, status="incomplete"))
     assert read_state(tmp_path).status == "incomplete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
     assert read_state(tmp_path / "nowhere") is None

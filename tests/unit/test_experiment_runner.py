@@ -10,14 +10,35 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conclave.errors import (
+    ConclaveError,
+    DeadlineExceeded,
+    InvalidRequest,
+    Overloaded,
+    Unavailable,
+)
 from conclave.experiments import runner as runner_module
 from conclave.experiments.config import load_experiment
 from conclave.experiments.errors import ConfigError, ExperimentAborted
 from conclave.experiments.journal import JOURNAL, read_state
-from conclave.experiments.leader_link import LeaderError, RoundSpec, StoredRound
 from conclave.experiments.report import REPORT_FILES
-from conclave.experiments.results import RoundOutcome
 from conclave.experiments.runner import ExperimentRunner
+from conclave.leader.store import RoundSummary
+from conclave.leader.types import (
+    AgentListing,
+    Candidate,
+    Decision,
+    Participant,
+    RoundRecord,
+    RoundRequest,
+    RoundSpec,
+)
+
+
+def failure(error: ConclaveError, round_id: str | None = None) -> ConclaveError:
+    """An error as the leader client raises it: naming the round it had started."""
+    error.round_id = round_id
+    return error
 
 
 class ScriptedLeader:
@@ -27,9 +48,9 @@ class ScriptedLeader:
     def __init__(self, names=("ann", "bob", "cy")) -> None:
         self.address = "scripted:1"
         self.names = list(names)
-        self.stored: dict[str, tuple[RoundOutcome, dict[str, str]]] = {}
+        self.stored: dict[str, RoundRecord] = {}
         self.asked: list[RoundSpec] = []
-        self.failures: dict[tuple[str, str], list[LeaderError]] = {}
+        self.failures: dict[tuple[str, str], list[ConclaveError]] = {}
         self.undecided: set[tuple[str, str]] = set()
         self.broken: set[tuple[str, str]] = set()  # undecided because the agents failed
         self._ids = itertools.count()
@@ -40,10 +61,10 @@ class ScriptedLeader:
     def wait_ready(self, timeout: float) -> None:
         pass
 
-    def participants(self) -> list[str]:
-        return list(self.names)
+    def list_agents(self) -> list[AgentListing]:
+        return [AgentListing("a", "a:1", "static", tuple(self.names), "m", "")]
 
-    def run_round(self, spec: RoundSpec, *, timeout: float) -> RoundOutcome:
+    def decide(self, spec: RoundSpec, *, timeout: float) -> RoundRecord:
         self.asked.append(spec)
         key = (spec.tags["cell"], spec.tags["item"])
         pending = self.failures.get(key)
@@ -52,33 +73,50 @@ class ScriptedLeader:
         round_id = f"r{next(self._ids):04d}"
         expected = spec.messages[-1][1].split("=")[-1]
         status = "no_quorum" if key in self.undecided | self.broken else "decided"
-        outcome = RoundOutcome(
-            id=round_id,
-            status=status,
-            error="" if status == "decided" else "only 0 usable answer(s)",
-            text=f"Answer: {expected}" if status == "decided" else "",
-            agreement=1.0,
-            participants=len(spec.participants) or len(self.names),
-            candidates=3,
-            completion_tokens=12,
-            prompt_tokens=40,
-            wall_ms=250.0,
-            created_at=float(next(self._ids)),
-            tags=dict(spec.tags),
-            broken=3 if key in self.broken else 0,
+        decided = status == "decided"
+        reason = "error" if key in self.broken else "stop"
+        # Three candidates, 12 completion and 40 prompt tokens in all.
+        candidates = tuple(
+            Candidate(
+                participant="ann",
+                service="s",
+                sample_index=i,
+                text=f"Answer: {expected}" if decided else "",
+                finish_reason=reason,
+                prompt_tokens=(13, 13, 14)[i],
+                completion_tokens=4,
+            )
+            for i in range(3)
         )
-        self.stored[round_id] = (outcome, dict(spec.tags))
-        if status != "decided":
-            raise LeaderError("UNAVAILABLE", outcome.error, round_id)
-        return outcome
+        voices = spec.participants or tuple(self.names)
+        record = RoundRecord(
+            id=round_id,
+            created_at=float(next(self._ids)),
+            request=RoundRequest(messages=spec.messages, tags=dict(spec.tags)),
+            participants=tuple(Participant(name=n, address="a:1") for n in voices),
+            candidates=candidates,
+            decision=Decision(
+                method="majority", winner=0 if decided else None, answer="", agreement=1.0
+            ),
+            status=status,
+            error="" if decided else "only 0 usable answer(s)",
+            wall_ms=250.0,
+        )
+        self.stored[round_id] = record
+        if not decided:
+            raise failure(Unavailable(record.error), round_id)
+        return record
 
-    def get_round(self, round_id: str, timeout: float = 30.0) -> RoundOutcome:
-        return self.stored[round_id][0]
+    def get_round(self, round_id: str) -> RoundRecord:
+        return self.stored[round_id]
 
-    def tagged(self, key: str, value: str, timeout: float = 30.0):
-        for round_id, (outcome, tags) in reversed(self.stored.items()):
-            if tags.get(key) == value:
-                yield StoredRound(round_id, outcome.status, tags)
+    def tagged(self, key: str, value: str):
+        for round_id, record in reversed(self.stored.items()):
+            if record.request.tags.get(key) == value:
+                yield RoundSummary(
+                    round_id, 0.0, "vote", "majority", record.status, "", 1.0, 3, 0.0,
+                    dict(record.request.tags),
+                )  # fmt: skip
 
     def cancel_all(self) -> None:
         pass
@@ -182,14 +220,14 @@ def test_a_round_lost_to_broken_agents_is_asked_again_next_run(tmp_path):
 def test_busy_agents_are_retried(tmp_path, monkeypatch):
     monkeypatch.setattr(runner_module, "BACKOFF_S", 0.01)
     leader = ScriptedLeader()
-    leader.failures[("vote", "q0")] = [LeaderError("RESOURCE_EXHAUSTED", "busy")] * 2
+    leader.failures[("vote", "q0")] = [Overloaded("busy", retry_after_s=0.0)] * 2
     report = run(tmp_path, leader)
     assert report.complete and report.ran == 8 and len(leader.asked) == 10
 
 
 def test_a_refused_cell_stops_the_run_naming_its_config_entry(tmp_path):
     leader = ScriptedLeader()
-    refusal = LeaderError("INVALID_ARGUMENT", "unknown strategy 'parallel'; known: vote")
+    refusal = InvalidRequest("unknown strategy 'parallel'; known: vote")
     leader.failures[("debate", "q0")] = [refusal]
     with pytest.raises(
         ExperimentAborted, match=r"strategies\[1\]: the leader refused cell 'debate'"
@@ -203,8 +241,8 @@ def test_a_refused_cell_stops_the_run_naming_its_config_entry(tmp_path):
 def test_errors_in_a_row_stop_the_run_and_leave_the_units(tmp_path):
     leader = ScriptedLeader()
     for i in range(4):
-        leader.failures[("vote", f"q{i}")] = [LeaderError("DEADLINE_EXCEEDED", "slow")]
-    leader.failures[("debate", "q0")] = [LeaderError("DEADLINE_EXCEEDED", "slow")]
+        leader.failures[("vote", f"q{i}")] = [DeadlineExceeded("slow")]
+    leader.failures[("debate", "q0")] = [DeadlineExceeded("slow")]
     with pytest.raises(ExperimentAborted, match="5 rounds in a row failed"):
         run(tmp_path, leader, config={"concurrency": 1})
     assert read_state(tmp_path / "out").done == 0

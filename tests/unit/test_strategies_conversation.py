@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
+from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, Unavailable
-from conclave.leader.agent_client import AgentClients
+from conclave.leader.conversation.runner import AgentServiceClients
 from conclave.leader.discovery import AgentDirectory
 from conclave.leader.events import CandidateDone, CandidateText, RoundDecided
 from conclave.leader.participants import ParticipantRegistry
@@ -15,7 +16,6 @@ from conclave.leader.rounds import RoundContext, RoundRunner
 from conclave.leader.settings import ParticipantConfig
 from conclave.leader.store import RoundStore
 from conclave.leader.strategies import conversation_strategies
-from conclave.leader.strategies.common import AgentServiceClients
 from conclave.leader.strategies.moa import MixtureOfAgentsStrategy
 from conclave.leader.strategies.parallel import ParallelStrategy
 from conclave.leader.strategies.round_robin import RoundRobinStrategy
@@ -98,7 +98,7 @@ def disagreeing(turns=2):
 async def test_parallel_runs_an_answer_turn_and_a_critique_turn_and_votes_on_the_last():
     source = ReplaySource(disagreeing())
     ctx, events = context("parallel")
-    voters = await ParallelStrategy(lambda: source)(ctx)
+    voters = await ParallelStrategy(lambda _: source)(ctx)
     assert [(c.turn, c.participant) for c in ctx.candidates] == [
         (t, n) for t in (0, 1) for n in NAMES
     ]
@@ -115,7 +115,7 @@ async def test_parallel_runs_an_answer_turn_and_a_critique_turn_and_votes_on_the
 async def test_parallel_stops_when_the_first_answers_agree():
     source = ReplaySource({n: ["The answer is 4.", "unused"] for n in NAMES})
     ctx, _ = context("parallel", {"critique_rounds": "3"})
-    voters = await ParallelStrategy(lambda: source)(ctx)
+    voters = await ParallelStrategy(lambda _: source)(ctx)
     assert [c.turn for c in ctx.candidates] == [0, 0, 0]
     assert voters == ctx.candidates
 
@@ -123,36 +123,38 @@ async def test_parallel_stops_when_the_first_answers_agree():
 async def test_parallel_can_be_told_not_to_stop_on_agreement():
     source = ReplaySource({n: ["4", "4", "4"] for n in NAMES})
     ctx, _ = context("parallel", {"critique_rounds": "2", "stop_on_agreement": "false"})
-    await ParallelStrategy(lambda: source)(ctx)
+    await ParallelStrategy(lambda _: source)(ctx)
     assert sorted({c.turn for c in ctx.candidates}) == [0, 1, 2]
 
 
 async def test_parallel_with_no_critique_rounds_is_one_concurrent_turn():
     source = ReplaySource(disagreeing())
     ctx, _ = context("parallel", {"critique_rounds": "0"})
-    await ParallelStrategy(lambda: source)(ctx)
+    await ParallelStrategy(lambda _: source)(ctx)
     assert [c.turn for c in ctx.candidates] == [0, 0, 0]
 
 
 async def test_participants_keep_their_own_sampling_and_seeds():
     source = ReplaySource(disagreeing())
     ctx, _ = context("parallel", seed=100, stop=("\n\n",))
-    await ParallelStrategy(lambda: source)(ctx)
+    await ParallelStrategy(lambda _: source)(ctx)
     assert [source.sampling[n].seed for n in NAMES] == [100, 101, 102]
     assert {source.sampling[n].max_tokens for n in NAMES} == {32}
     assert {source.sampling[n].stop for n in NAMES} == {("\n\n",)}
 
 
-async def test_agent_service_clients_carry_the_participants_persona_and_sampling():
-    source = AgentServiceClients()
-    participant = Participant(name="skeptic", address="10.0.0.1:50051", system_prompt="Doubt.")
+async def test_agent_service_clients_carry_the_participants_persona_model_and_sampling():
+    source = AgentServiceClients(AgentClients())
+    participant = Participant(
+        name="skeptic", address="10.0.0.1:50051", system_prompt="Doubt.", model="gemma-b"
+    )
     sampling = SamplingParams(max_tokens=48, temperature=0.2, top_p=0.9, seed=5, stop=("\n",))
     client = source.client(participant, sampling, 30.0)
     assert client.config.model_dump() == {
         "address": "10.0.0.1:50051",
         "participant": "skeptic",
         "system_prompt": "Doubt.",
-        "model": "",
+        "model": "gemma-b",  # a multi-model agent answers with the participant's model
         "max_tokens": 48,
         "temperature": 0.2,
         "top_p": 0.9,
@@ -180,7 +182,7 @@ async def test_bad_strategy_params_are_invalid_requests_naming_the_key(strategy,
     source = ReplaySource(disagreeing())
     ctx, _ = context("x", params)
     with pytest.raises(InvalidRequest) as info:
-        await strategy(lambda: source)(ctx)
+        await strategy(lambda _: source)(ctx)
     assert info.value.field == field
     assert ctx.candidates == []
 
@@ -188,7 +190,7 @@ async def test_bad_strategy_params_are_invalid_requests_naming_the_key(strategy,
 async def test_round_robin_chains_the_speakers_and_votes_on_the_last_pass():
     source = ReplaySource(disagreeing())
     ctx, _ = context("round_robin")
-    voters = await RoundRobinStrategy(lambda: source)(ctx)
+    voters = await RoundRobinStrategy(lambda _: source)(ctx)
     assert [(c.turn, c.participant) for c in ctx.candidates] == [
         (t, n) for t in (0, 1) for n in NAMES
     ]
@@ -207,7 +209,7 @@ async def test_moa_proposes_in_parallel_and_the_first_participant_aggregates():
     scripts = {n: [f"{n} proposes {i}", f"{n} aggregates"] for i, n in enumerate(NAMES)}
     source = ReplaySource(scripts)
     ctx, _ = context("moa")
-    voters = await MixtureOfAgentsStrategy(lambda: source)(ctx)
+    voters = await MixtureOfAgentsStrategy(lambda _: source)(ctx)
     assert [(c.turn, c.participant) for c in ctx.candidates] == [
         (0, "solver"),
         (0, "skeptic"),
@@ -225,7 +227,7 @@ async def test_moa_layers_and_a_chosen_aggregator():
     scripts = {n: [f"{n} a", f"{n} b", f"{n} c"] for n in NAMES}
     source = ReplaySource(scripts)
     ctx, _ = context("moa", {"layers": "2", "aggregator": "checker"})
-    voters = await MixtureOfAgentsStrategy(lambda: source)(ctx)
+    voters = await MixtureOfAgentsStrategy(lambda _: source)(ctx)
     assert [c.turn for c in ctx.candidates] == [0, 0, 0, 1, 1, 1, 2]
     assert voters[0].participant == "checker" and voters[0].turn == 2
     layer_two = source.clients["skeptic"].prompts[1][0].content
@@ -238,7 +240,7 @@ async def test_moa_falls_back_to_the_proposals_when_the_aggregation_fails():
     scripts = {n: ["4", "x"] for n in NAMES}
     source = ReplaySource(scripts, fail_on={"solver": {1}})
     ctx, _ = context("moa")
-    voters = await MixtureOfAgentsStrategy(lambda: source)(ctx)
+    voters = await MixtureOfAgentsStrategy(lambda _: source)(ctx)
     assert ctx.candidates[-1].finish_reason == "error"
     assert voters == ctx.candidates[:3]
 
@@ -250,7 +252,7 @@ def test_the_leader_gets_the_three_conversation_strategies():
 async def test_a_parallel_round_through_the_runner_is_decided_and_stored(tmp_path):
     sources = []
 
-    def source():
+    def source(_):
         sources.append(ReplaySource(disagreeing()))
         return sources[-1]
 

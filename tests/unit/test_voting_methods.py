@@ -63,7 +63,7 @@ def test_unknown_method_names_the_known_ones() -> None:
     ],
 )
 def test_nothing_votable_gives_no_winner(method: str, candidates: list[Candidate]) -> None:
-    decision = METHODS[method](candidates, DEFAULT)
+    decision = METHODS[method].vote(candidates, DEFAULT)
     assert decision.method == method
     assert decision.winner is None
     assert decision.answer == ""
@@ -74,7 +74,7 @@ def test_nothing_votable_gives_no_winner(method: str, candidates: list[Candidate
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_indices_refer_to_the_full_list(method: str) -> None:
     candidates = [cand("x", finish="error"), cand("", finish="stop"), cand("The answer is 5.")]
-    decision = METHODS[method](candidates, DEFAULT)
+    decision = METHODS[method].vote(candidates, DEFAULT)
     assert decision.winner == 2
     assert decision.answer == "5"
     assert decision.agreement == 1.0
@@ -105,7 +105,7 @@ def test_majority_groups_by_extracted_answer() -> None:
         cand("so 42.0"),
         cand("oops", finish="length"),  # cut off but said something: still votes
     ]
-    decision = METHODS["majority"](candidates, DEFAULT)
+    decision = METHODS["majority"].vote(candidates, DEFAULT)
     assert decision.winner == 1  # the lowest-index member of the winning group
     assert decision.answer == "42"
     assert decision.groups[0].members == (1, 2, 3)
@@ -117,7 +117,7 @@ def test_majority_groups_by_extracted_answer() -> None:
 
 def test_majority_tie_goes_to_the_group_with_the_earliest_member() -> None:
     candidates = [cand("B) no"), cand("A) yes"), cand("A) yes!"), cand("B.")]
-    decision = METHODS["majority"](candidates, DEFAULT)
+    decision = METHODS["majority"].vote(candidates, DEFAULT)
     assert decision.answer == "B"
     assert decision.winner == 0
     assert decision.agreement == 0.5
@@ -125,9 +125,9 @@ def test_majority_tie_goes_to_the_group_with_the_earliest_member() -> None:
 
 def test_majority_respects_the_extraction_mode() -> None:
     candidates = [cand("Paris is 1st"), cand("paris is 2nd"), cand("Lyon 1st")]
-    by_text = METHODS["majority"](candidates, VoteParams(extract="first_line"))
+    by_text = METHODS["majority"].vote(candidates, VoteParams(extract="first_line"))
     assert by_text.groups[0].members == (0,)  # three different lines
-    by_word = METHODS["majority"]([cand("Paris."), cand("paris"), cand("Lyon")], DEFAULT)
+    by_word = METHODS["majority"].vote([cand("Paris."), cand("paris"), cand("Lyon")], DEFAULT)
     assert by_word.answer == "paris"
 
 
@@ -137,7 +137,7 @@ def test_majority_respects_the_extraction_mode() -> None:
 def test_weighted_lets_a_heavy_participant_outvote_two_light_ones() -> None:
     candidates = [cand("1", "a"), cand("1", "b"), cand("2", "expert")]
     params = VoteParams(weights={"expert": 3.0, "a": 1.0})  # "b" defaults to 1.0
-    decision = METHODS["weighted"](candidates, params)
+    decision = METHODS["weighted"].vote(candidates, params)
     assert decision.winner == 2
     assert decision.answer == "2"
     assert decision.groups[0].weight == 3.0
@@ -148,7 +148,7 @@ def test_weighted_lets_a_heavy_participant_outvote_two_light_ones() -> None:
 def test_weighted_with_equal_weight_breaks_ties_by_size() -> None:
     candidates = [cand("1", "a"), cand("2", "b"), cand("2", "c")]
     params = VoteParams(weights={"a": 2.0, "b": 1.0, "c": 1.0})
-    assert METHODS["weighted"](candidates, params).answer == "2"
+    assert METHODS["weighted"].vote(candidates, params).answer == "2"
 
 
 # -- fastest -----------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_fastest_picks_lowest_latency_and_keeps_answer_groups() -> None:
         cand("8", latency=120.0),
         cand("7", latency=90.0),
     ]
-    decision = METHODS["fastest"](candidates, DEFAULT)
+    decision = METHODS["fastest"].vote(candidates, DEFAULT)
     assert decision.winner == 3
     assert decision.answer == "7"
     assert decision.groups[0].members == (0, 3)
@@ -170,7 +170,7 @@ def test_fastest_picks_lowest_latency_and_keeps_answer_groups() -> None:
 
 def test_fastest_latency_tie_goes_to_lowest_index() -> None:
     candidates = [cand("1", latency=80.0), cand("2", latency=80.0), cand("2", latency=90.0)]
-    decision = METHODS["fastest"](candidates, DEFAULT)
+    decision = METHODS["fastest"].vote(candidates, DEFAULT)
     assert decision.winner == 0
     assert decision.groups[0].answer == "1"
 
@@ -185,7 +185,7 @@ def test_similarity_lexical_picks_medoid_of_largest_cluster() -> None:
         cand("the cat sat on a mat"),
         cand("the cat sat on the mat today"),
     ]
-    decision = METHODS["similarity"](candidates, DEFAULT)
+    decision = METHODS["similarity"].vote(candidates, DEFAULT)
     assert decision.groups[0].members == (0, 2, 3)
     assert decision.winner == 0  # most similar to the other two
     assert decision.agreement == 0.75
@@ -195,7 +195,7 @@ def test_similarity_lexical_picks_medoid_of_largest_cluster() -> None:
 def test_similarity_uses_embeddings_when_given() -> None:
     candidates = [cand("alpha"), cand("beta"), cand("gamma"), cand("delta")]
     embeddings = [[1.0, 0.0], [0.0, 1.0], [0.1, 1.0], [0.05, 1.0]]
-    decision = METHODS["similarity"](candidates, VoteParams(embeddings=embeddings))
+    decision = METHODS["similarity"].vote(candidates, VoteParams(embeddings=embeddings))
     assert decision.groups[0].members == (1, 2, 3)
     assert decision.winner == 3  # the middle vector is the medoid
     assert decision.answer == "delta"
@@ -207,14 +207,14 @@ def test_similarity_single_link_chains_clusters() -> None:
     embeddings = [[1.0, 0.0], [0.92, 0.39], [0.7, 0.71]]
     candidates = [cand("x"), cand("y"), cand("z")]
     params = VoteParams(embeddings=embeddings, similarity_threshold=0.9)
-    decision = METHODS["similarity"](candidates, params)
+    decision = METHODS["similarity"].vote(candidates, params)
     assert decision.groups[0].members == (0, 1, 2)
     assert decision.winner == 1
 
 
 def test_similarity_rejects_embeddings_of_the_wrong_length() -> None:
     with pytest.raises(InvalidRequest, match="embeddings"):
-        METHODS["similarity"]([cand("a"), cand("b")], VoteParams(embeddings=[[1.0]]))
+        METHODS["similarity"].vote([cand("a"), cand("b")], VoteParams(embeddings=[[1.0]]))
 
 
 # -- quality -----------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_quality_winner_is_best_scored_and_agreement_counts_its_answer() -> None
         cand("Lyon.", "c"),
         cand("It is Paris", "d", finish="length"),
     ]
-    decision = METHODS["quality"](candidates, DEFAULT)
+    decision = METHODS["quality"].vote(candidates, DEFAULT)
     assert decision.answer == "the capital is paris"
     assert decision.winner == 1
     assert [g.members for g in decision.groups][:2] == [(1,), (2,)]
@@ -250,7 +250,7 @@ def test_quality_winner_is_best_scored_and_agreement_counts_its_answer() -> None
 
 def test_quality_ties_prefer_the_answer_more_candidates_share() -> None:
     candidates = [cand("7."), cand("8."), cand("8.")]
-    decision = METHODS["quality"](candidates, DEFAULT)
+    decision = METHODS["quality"].vote(candidates, DEFAULT)
     assert decision.winner == 1
     assert decision.agreement == pytest.approx(2 / 3)
     assert decision.dissent == ("7",)
@@ -270,9 +270,9 @@ def test_two_phase_weights_services_by_local_agreement() -> None:
         cand("3", "b", service="B", sample=0),
         cand("3", "b", service="B", sample=1),
     ]
-    decision = METHODS["two_phase"](candidates, DEFAULT)
+    decision = METHODS["two_phase"].vote(candidates, DEFAULT)
     # Plain majority would be a 2-2-2 tie won by "1"; B's confidence wins here.
-    assert METHODS["majority"](candidates, DEFAULT).answer == "1"
+    assert METHODS["majority"].vote(candidates, DEFAULT).answer == "1"
     assert decision.answer == "3"
     assert decision.winner == 4
     assert decision.groups[0].weight == 1.0
@@ -290,7 +290,7 @@ def test_two_phase_sums_local_agreement_across_services() -> None:
         cand("6", service="C"),
         cand("6", service="C"),
     ]
-    decision = METHODS["two_phase"](candidates, DEFAULT)
+    decision = METHODS["two_phase"].vote(candidates, DEFAULT)
     assert decision.answer == "5"  # two services (weight 2.0) beat one (1.0)
     assert decision.winner == 0
     assert decision.agreement == pytest.approx(2 / 5)
@@ -301,7 +301,7 @@ def test_two_phase_sums_local_agreement_across_services() -> None:
 
 def test_judge_follows_the_choice() -> None:
     candidates = [cand("1"), cand("1"), cand("2")]
-    decision = METHODS["judge"](candidates, VoteParams(judge_choice=2))
+    decision = METHODS["judge"].vote(candidates, VoteParams(judge_choice=2))
     assert decision.winner == 2
     assert decision.answer == "2"
     assert decision.groups[0].members == (2,)
@@ -313,7 +313,7 @@ def test_judge_follows_the_choice() -> None:
 @pytest.mark.parametrize("choice", [None, 0, 7, -1])
 def test_judge_falls_back_to_majority(choice: int | None) -> None:
     candidates = [cand("9", finish="error"), cand("1"), cand("1"), cand("2")]
-    decision = METHODS["judge"](candidates, VoteParams(judge_choice=choice))
+    decision = METHODS["judge"].vote(candidates, VoteParams(judge_choice=choice))
     assert decision.method == "judge"
     assert decision.winner == 1
     assert "majority instead" in decision.detail

@@ -58,7 +58,7 @@ METHOD = st.sampled_from(sorted(METHODS))
 def test_winner_is_votable_and_agreement_bounded(data: st.DataObject, method: str) -> None:
     cands = data.draw(candidates())
     p = data.draw(params(len(cands)))
-    decision = METHODS[method](cands, p)
+    decision = METHODS[method].vote(cands, p)
     votable = {i for i, c in enumerate(cands) if c.ok}
     assert 0.0 <= decision.agreement <= 1.0
     if not votable:
@@ -76,7 +76,7 @@ def test_winner_is_votable_and_agreement_bounded(data: st.DataObject, method: st
 def test_deterministic(data: st.DataObject, method: str) -> None:
     cands = data.draw(candidates())
     p = data.draw(params(len(cands)))
-    assert METHODS[method](cands, p) == METHODS[method](list(cands), p)
+    assert METHODS[method].vote(cands, p) == METHODS[method].vote(list(cands), p)
 
 
 @settings(max_examples=150, deadline=None)
@@ -87,8 +87,8 @@ def test_majority_answer_survives_permutation(cands: list[Candidate], seed: rand
     strict = len(ranked) == 1 or (len(ranked) == 2 and ranked[0][1] > ranked[1][1])
     shuffled = list(cands)
     seed.shuffle(shuffled)
-    before = METHODS["majority"](cands, VoteParams())
-    after = METHODS["majority"](shuffled, VoteParams())
+    before = METHODS["majority"].vote(cands, VoteParams())
+    after = METHODS["majority"].vote(shuffled, VoteParams())
     if ranked and strict:
         assert before.answer == after.answer == ranked[0][0]
     assert before.agreement == after.agreement
@@ -108,6 +108,6 @@ def test_two_phase_with_one_sample_per_service_equals_majority(cands: list[Candi
         )
         for k, c in enumerate(cands)
     ]
-    two = METHODS["two_phase"](solo, VoteParams())
-    one = METHODS["majority"](solo, VoteParams())
+    two = METHODS["two_phase"].vote(solo, VoteParams())
+    one = METHODS["majority"].vote(solo, VoteParams())
     assert (two.answer, two.winner, two.agreement) == (one.answer, one.winner, one.agreement)

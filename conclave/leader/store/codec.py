@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from conclave.leader.types import (
@@ -23,6 +23,10 @@ from conclave.leader.types import (
 )
 
 Row = Mapping[str, Any]
+
+# Their tables' columns are named after their fields.
+_PARTICIPANT = tuple(f.name for f in fields(Participant))
+_CANDIDATE = tuple(f.name for f in fields(Candidate))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,39 +69,14 @@ def to_rows(record: RoundRecord, answers: Sequence[str] | None = None) -> RoundR
             "timings_json": dumps(record.timings),
         },
         participants=[
-            {
-                "round_id": rid,
-                "position": k,
-                "name": p.name,
-                "address": p.address,
-                "agent": p.agent,
-                "system_prompt": p.system_prompt,
-                "weight": p.weight,
-                "temperature": p.temperature,
-                "top_p": p.top_p,
-                "max_tokens": p.max_tokens,
-                "seed_offset": p.seed_offset,
-                "model": p.model,
-            }
-            for k, p in enumerate(record.participants)
+            {"round_id": rid, "position": k, **asdict(p)} for k, p in enumerate(record.participants)
         ],
         candidates=[
             {
                 "round_id": rid,
                 "position": k,
-                "participant": c.participant,
-                "service": c.service,
-                "sample_index": c.sample_index,
-                "turn": c.turn,
-                "text": c.text,
+                **asdict(c),
                 "answer": answers[k] if answers is not None else "",
-                "finish_reason": c.finish_reason,
-                "error": c.error,
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "latency_ms": c.latency_ms,
-                "first_token_ms": c.first_token_ms,
-                "generation_ms": c.generation_ms,
             }
             for k, c in enumerate(record.candidates)
         ],
@@ -168,38 +147,8 @@ def from_rows(
         id=round_row["id"],
         created_at=round_row["created_at"],
         request=request,
-        participants=tuple(
-            Participant(
-                name=p["name"],
-                address=p["address"],
-                agent=p["agent"],
-                system_prompt=p["system_prompt"],
-                weight=p["weight"],
-                temperature=p["temperature"],
-                top_p=p["top_p"],
-                max_tokens=p["max_tokens"],
-                seed_offset=p["seed_offset"],
-                model=p["model"],
-            )
-            for p in participants
-        ),
-        candidates=tuple(
-            Candidate(
-                participant=c["participant"],
-                service=c["service"],
-                sample_index=c["sample_index"],
-                text=c["text"],
-                finish_reason=c["finish_reason"],
-                error=c["error"],
-                prompt_tokens=c["prompt_tokens"],
-                completion_tokens=c["completion_tokens"],
-                latency_ms=c["latency_ms"],
-                first_token_ms=c["first_token_ms"],
-                generation_ms=c["generation_ms"],
-                turn=c["turn"],
-            )
-            for c in candidates
-        ),
+        participants=tuple(Participant(**{f: p[f] for f in _PARTICIPANT}) for p in participants),
+        candidates=tuple(Candidate(**{f: c[f] for f in _CANDIDATE}) for c in candidates),
         decision=decision,
         status=round_row["status"],
         error=round_row["error"],

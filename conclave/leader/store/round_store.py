@@ -228,25 +228,9 @@ class RoundStore:
     async def get_async(self, round_id: str) -> RoundRecord:
         return await asyncio.to_thread(self.get, round_id)
 
-    async def list_async(
-        self,
-        *,
-        limit: int = 20,
-        page_token: str | None = None,
-        strategy: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        tag: tuple[str, str] | None = None,
-    ) -> tuple[list[RoundSummary], str | None]:
-        return await asyncio.to_thread(
-            self.list,
-            limit=limit,
-            page_token=page_token,
-            strategy=strategy,
-            since=since,
-            until=until,
-            tag=tag,
-        )
+    async def list_async(self, **filters: Any) -> tuple[list[RoundSummary], str | None]:
+        """`list` in a worker thread; the same keyword filters."""
+        return await asyncio.to_thread(self.list, **filters)
 
     async def find_by_tags_async(self, tags: Mapping[str, str]) -> list[str]:
         return await asyncio.to_thread(self.find_by_tags, dict(tags))

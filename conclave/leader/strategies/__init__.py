@@ -1,6 +1,8 @@
 """Conversation strategies (AutoGen teams) available to the leader as round strategies.
 
-A round names one in `strategy` and tunes it with string `params` (docs/strategies.md):
+Each module only plans its team (a `ConversationStrategy.plan`); the one runner that
+runs every team is `conclave.leader.conversation.runner`. A round names a strategy in
+`strategy` and tunes it with string `params` (docs/strategies.md):
 
 - `parallel`: `critique_rounds` (default 1), `stop_on_agreement` (default true);
 - `round_robin`: `critique_rounds` (default 1);

@@ -18,15 +18,10 @@ import logging
 
 from conclave.agents.team import ConcurrentGroupChat
 from conclave.errors import InvalidRequest
+from conclave.leader.conversation.participant import ConclaveParticipant
+from conclave.leader.conversation.runner import ConversationStrategy, TeamPlan
+from conclave.leader.conversation.transcript import Transcript
 from conclave.leader.rounds import RoundContext
-from conclave.leader.strategies.common import (
-    AgentServiceClients,
-    ClientSourceFactory,
-    close_quietly,
-    members,
-    new_transcript,
-    run_team,
-)
 from conclave.leader.strategies.params import int_param
 from conclave.leader.types import Candidate
 
@@ -36,11 +31,8 @@ NAME = "moa"
 MAX_LAYERS = 4
 
 
-class MixtureOfAgentsStrategy:
-    def __init__(self, clients: ClientSourceFactory = AgentServiceClients) -> None:
-        self._clients = clients
-
-    async def __call__(self, ctx: RoundContext) -> list[Candidate]:
+class MixtureOfAgentsStrategy(ConversationStrategy):
+    def plan(self, ctx: RoundContext) -> TeamPlan:
         params = ctx.request.params
         layers = int_param(params, "layers", default=1, low=1, high=MAX_LAYERS)
         names = [p.name for p in ctx.participants]
@@ -51,19 +43,17 @@ class MixtureOfAgentsStrategy:
                 f"({', '.join(names)})",
                 field="params.aggregator",
             )
-        transcript = new_transcript(ctx)
-        source = self._clients()
-        try:
-            team_members = members(ctx, source, transcript, style="aggregate", see_same_turn=False)
-            everyone = [m.name for m in team_members]
-            synthesizer = team_members[names.index(aggregator)].name
-            team = ConcurrentGroupChat(team_members, schedule=[everyone] * layers + [[synthesizer]])
-            await run_team(team, ctx)
-        finally:
-            await close_quietly(source)
-        transcript.tidy()
-        final = [c for c in transcript.turn(layers) if c.participant == aggregator and c.ok]
-        if final:
-            return final
-        log.warning("round %s: the aggregation failed; voting over the proposals", ctx.round_id)
-        return transcript.turn(layers - 1)
+
+        def team(members: list[ConclaveParticipant]) -> ConcurrentGroupChat:
+            everyone = [m.name for m in members]
+            synthesizer = members[names.index(aggregator)].name
+            return ConcurrentGroupChat(members, schedule=[everyone] * layers + [[synthesizer]])
+
+        def voters(transcript: Transcript) -> list[Candidate]:
+            final = [c for c in transcript.turn(layers) if c.participant == aggregator and c.ok]
+            if final:
+                return final
+            log.warning("round %s: the aggregation failed; voting over the proposals", ctx.round_id)
+            return transcript.turn(layers - 1)
+
+        return TeamPlan("aggregate", see_same_turn=False, team=team, voters=voters)

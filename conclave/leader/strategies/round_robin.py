@@ -13,39 +13,23 @@ from __future__ import annotations
 
 from autogen_agentchat.teams import RoundRobinGroupChat
 
+from conclave.leader.conversation.participant import ConclaveParticipant
+from conclave.leader.conversation.runner import ConversationStrategy, TeamPlan
+from conclave.leader.conversation.transcript import Transcript
 from conclave.leader.rounds import RoundContext
-from conclave.leader.strategies.common import (
-    AgentServiceClients,
-    ClientSourceFactory,
-    close_quietly,
-    members,
-    new_transcript,
-    run_team,
-)
 from conclave.leader.strategies.params import int_param
-from conclave.leader.types import Candidate
 
 NAME = "round_robin"
 MAX_CRITIQUE_ROUNDS = 8
 
 
-class RoundRobinStrategy:
-    def __init__(self, clients: ClientSourceFactory = AgentServiceClients) -> None:
-        self._clients = clients
-
-    async def __call__(self, ctx: RoundContext) -> list[Candidate]:
+class RoundRobinStrategy(ConversationStrategy):
+    def plan(self, ctx: RoundContext) -> TeamPlan:
         rounds = int_param(
             ctx.request.params, "critique_rounds", default=1, low=0, high=MAX_CRITIQUE_ROUNDS
         )
-        transcript = new_transcript(ctx)
-        source = self._clients()
-        try:
-            team_members = members(ctx, source, transcript, style="critique", see_same_turn=True)
-            team = RoundRobinGroupChat(
-                list(team_members), max_turns=len(team_members) * (rounds + 1)
-            )
-            await run_team(team, ctx)
-        finally:
-            await close_quietly(source)
-        transcript.tidy()
-        return transcript.latest()
+
+        def team(members: list[ConclaveParticipant]) -> RoundRobinGroupChat:
+            return RoundRobinGroupChat(list(members), max_turns=len(members) * (rounds + 1))
+
+        return TeamPlan("critique", see_same_turn=True, team=team, voters=Transcript.latest)

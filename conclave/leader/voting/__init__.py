@@ -1,6 +1,8 @@
 """Voting methods: pure functions from candidates to a Decision (no I/O, no clock).
 
-Every method is ``vote(candidates, params) -> Decision``. Only candidates with ``.ok``
+Every method is a `VotingMethod`: a pure ``vote(candidates, params) -> Decision`` and
+what the round must fetch for it (embeddings, a judge's pick) or may do (stop
+stragglers early). Only candidates with ``.ok``
 vote; the rest are ignored, but every index (winner, group members) refers to the full
 list passed in. The caller passes the candidates to vote on (in conversation strategies,
 typically the last turn). With nothing votable a method returns ``winner=None``,
@@ -33,11 +35,10 @@ share giving the global winner's answer - is the winning group's share too.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from conclave.errors import InvalidRequest
-from conclave.leader.types import Candidate, Decision
 from conclave.leader.voting import (
     fastest,
     judge,
@@ -49,25 +50,27 @@ from conclave.leader.voting import (
 )
 from conclave.leader.voting.extract import EXTRACT_MODES, extract_answer
 from conclave.leader.voting.judge import judge_prompt, parse_judge_reply
+from conclave.leader.voting.method import VoteFn, VotingMethod
 from conclave.leader.voting.params import VoteParams
 
-VoteFn = Callable[[Sequence[Candidate], VoteParams], Decision]
-
 # Read-only: the set of methods is code, not configuration.
-METHODS: Mapping[str, VoteFn] = MappingProxyType(
+METHODS: Mapping[str, VotingMethod] = MappingProxyType(
     {
-        majority.NAME: majority.vote,
-        similarity.NAME: similarity.vote,
-        quality.NAME: quality.vote,
-        fastest.NAME: fastest.vote,
-        weighted.NAME: weighted.vote,
-        two_phase.NAME: two_phase.vote,
-        judge.NAME: judge.vote,
+        m.name: m
+        for m in (
+            majority.METHOD,
+            similarity.METHOD,
+            quality.METHOD,
+            fastest.METHOD,
+            weighted.METHOD,
+            two_phase.METHOD,
+            judge.METHOD,
+        )
     }
 )
 
 
-def get_method(name: str) -> VoteFn:
+def get_method(name: str) -> VotingMethod:
     try:
         return METHODS[name]
     except KeyError:
@@ -82,6 +85,7 @@ __all__ = [
     "METHODS",
     "VoteFn",
     "VoteParams",
+    "VotingMethod",
     "extract_answer",
     "get_method",
     "judge_prompt",

@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     share,
-    votable,
 )
 
 NAME = "fastest"
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     """Winner = lowest `latency_ms` (ties: lowest index). Groups are the answer groups
     (one vote each), ranked by their fastest member (ties: lowest index), so agreement
     still says how many candidates gave the fastest one's answer."""
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
     winner = min(indices, key=lambda i: (candidates[i].latency_ms, i))
 
     def fastest_member(group: VoteGroup) -> tuple[float, int]:
@@ -44,3 +40,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
         f"{share(len(top.members), len(indices))} votable candidates gave its answer."
     )
     return decision(NAME, groups, winner, len(indices), detail)
+
+
+METHOD = VotingMethod(NAME, decide)

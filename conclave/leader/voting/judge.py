@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from conclave.leader.types import Candidate, Decision
-from conclave.leader.voting.majority import vote as majority_vote
+from conclave.leader.voting import majority
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
     decision,
     first_with,
     group_by_answer,
-    no_votes,
     rank,
     share,
     votable,
@@ -58,14 +58,11 @@ def parse_judge_reply(reply: str, candidates: Sequence[Candidate]) -> int | None
     return indices[number - 1] if 1 <= number <= len(indices) else None
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     choice = params.judge_choice
     if choice is None or not 0 <= choice < len(candidates) or not candidates[choice].ok:
         why = "No judge choice" if choice is None else f"The judge chose {choice}, not votable"
-        fallback = majority_vote(candidates, params)
+        fallback = majority.decide(candidates, indices, params)
         return replace(fallback, method=NAME, detail=f"{why}; majority instead: {fallback.detail}")
     answers = answers_of(candidates, indices, params.extract)
     groups = first_with(rank(group_by_answer(answers, lambda _: 1.0)), choice)
@@ -79,3 +76,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+METHOD = VotingMethod(NAME, decide, needs_judge=True)

@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conclave.leader.types import Candidate, Decision
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     rank,
     share,
-    votable,
 )
 
 NAME = "majority"
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     """Groups votable candidates by extracted answer (one vote each); the winner is the
     lowest-index member of the top group."""
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
     groups = rank(group_by_answer(answers_of(candidates, indices, params.extract), _one))
     top = groups[0]
     detail = (
@@ -36,3 +32,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
 
 def _one(_: int) -> float:
     return 1.0
+
+
+METHOD = VotingMethod(NAME, decide, counts_for_early_stop=True)

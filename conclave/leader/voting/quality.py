@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.structure import ends_complete, parses_as_python, python_blocks
 from conclave.leader.voting.structure import repetition as repetition_share
 from conclave.leader.voting.structure import words as word_list
-from conclave.leader.voting.tally import answers_of, decision, no_votes, share, votable
+from conclave.leader.voting.tally import answers_of, decision, share
 
 NAME = "quality"
 MAX_WORDS = 1000
@@ -53,10 +54,7 @@ def score(candidate: Candidate) -> float:
     return round(total, 6)
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     answers = answers_of(candidates, indices, params.extract)
     support = Counter(answers.values())
     scores = {i: score(candidates[i]) for i in indices}
@@ -72,3 +70,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
     dissent = tuple(dict.fromkeys(g.answer for g in groups if g.answer != answers[winner]))
     chosen = decision(NAME, groups, winner, len(indices), detail)
     return replace(chosen, agreement=support[answers[winner]] / len(indices), dissent=dissent)
+
+
+METHOD = VotingMethod(NAME, decide)

@@ -21,18 +21,16 @@ from conclave.errors import InvalidRequest
 from conclave.leader.types import Candidate, Decision, VoteGroup
 from conclave.leader.voting.extract import extract_answer
 from conclave.leader.voting.measures import cosine, jaccard, token_set
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
-from conclave.leader.voting.tally import decision, no_votes, rank, share, votable
+from conclave.leader.voting.tally import decision, rank, share
 
 NAME = "similarity"
 
 Similarity = Callable[[int, int], float]
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     measure_fn, threshold, measure = _measure(candidates, params)
     similar = _pairwise(indices, measure_fn)
     clusters = _components(indices, similar, threshold)
@@ -105,3 +103,6 @@ def _medoid(members: list[int], similar: Similarity) -> int:
         return math.fsum(similar(i, j) for j in members if j != i)
 
     return min(members, key=lambda i: (-total(i), i))
+
+
+METHOD = VotingMethod(NAME, decide, needs_embeddings=True)

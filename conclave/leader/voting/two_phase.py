@@ -17,15 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from conclave.leader.types import Candidate, Decision, VoteGroup
+from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
     answers_of,
     decision,
     group_by_answer,
-    no_votes,
     rank,
     share,
-    votable,
 )
 
 NAME = "two_phase"
@@ -58,10 +57,7 @@ def local_votes(answers: dict[int, str], candidates: Sequence[Candidate]) -> lis
     return results
 
 
-def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
-    indices = votable(candidates)
-    if not indices:
-        return no_votes(NAME, candidates)
+def decide(candidates: Sequence[Candidate], indices: list[int], params: VoteParams) -> Decision:
     answers = answers_of(candidates, indices, params.extract)
     locals_ = local_votes(answers, candidates)
     weight: dict[str, list[float]] = {}
@@ -80,3 +76,6 @@ def vote(candidates: Sequence[Candidate], params: VoteParams) -> Decision:
         f"{share(len(top.members), len(indices))} votable candidates gave it."
     )
     return decision(NAME, groups, winner, len(indices), detail)
+
+
+METHOD = VotingMethod(NAME, decide)

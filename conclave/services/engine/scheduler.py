@@ -279,6 +279,10 @@ class BatchScheduler:
             self._release(job)
 
     def _release(self, job: Job) -> None:
+        # A job failed by a decode step was never finished: its native chains must be
+        # freed here (closing is idempotent; _finish closed the finished ones already).
+        for seq in job.sequences:
+            seq.sampler.close()
         for slot in job.slots:
             llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
             self._free_slots.append(slot)

@@ -38,7 +38,7 @@ class AgreementTermination(TerminationCondition, Component[AgreementTerminationC
 
     component_type = "termination"
     component_config_schema = AgreementTerminationConfig
-    component_provider_override = "conclave.agents.termination.AgreementTermination"
+    component_provider_override = "conclave.leader.conversation.termination.AgreementTermination"
 
     def __init__(self, extract: str = "auto", participants: int = 1) -> None:
         self._config = AgreementTerminationConfig(extract=extract, participants=participants)

@@ -1,9 +1,9 @@
 """A participant of a conversation strategy, as an AutoGen chat agent.
 
 Each time its team asks it to speak, it builds its prompt from the round's conversation
-and the latest answers it has heard (`conclave.agents.prompts`), asks its model client,
-records the turn in the transcript, and answers with a `TextMessage` whose metadata says
-which participant and turn it is and whether it is usable.
+and the latest answers it has heard (`conclave.leader.conversation.prompts`), asks its
+model client, records the turn in the transcript, and answers with a `TextMessage`
+whose metadata says which participant and turn it is and whether it is usable.
 
 Its *turn* is how many times it has spoken before. In every team Conclave builds, a
 participant speaks in each turn up to its last, so this equals the team's turn (for
@@ -46,12 +46,12 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from conclave.agents import prompts
 from conclave.agents.client import ConclaveChatCompletionClient, ConclaveCreateResult
-from conclave.agents.prompts import Shown
-from conclave.agents.termination import USER, usable
-from conclave.agents.transcript import Transcript
 from conclave.errors import ConclaveError, Overloaded
+from conclave.leader.conversation import prompts
+from conclave.leader.conversation.prompts import Shown
+from conclave.leader.conversation.termination import USER, usable
+from conclave.leader.conversation.transcript import Transcript
 from conclave.leader.types import Candidate
 
 log = logging.getLogger(__name__)

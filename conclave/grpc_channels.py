@@ -1,4 +1,9 @@
-"""grpc.aio channels to agent services, made lazily inside the running event loop.
+"""grpc.aio channels, one per (event loop, address), made on first use and reused.
+
+Every client in Conclave that dials a service (the leader's calls to agents, the AutoGen
+model client, the gateway's calls to the leader and to agents) takes its channels from a
+`Channels`: HTTP/2 multiplexes every stream of this process to one address over one
+connection, so participants sharing an agent share its channel.
 
 A grpc.aio channel belongs to the loop it was created in. AutoGen code may call one model
 client from several loops over its life (a script running `asyncio.run` twice, a test
@@ -15,35 +20,27 @@ import weakref
 
 import grpc
 
-from conclave.v1 import agent_pb2_grpc
-
 log = logging.getLogger(__name__)
 
 
-class AgentChannels:
-    """One channel per (event loop, agent address); HTTP/2 multiplexes every stream of
-    this process to one agent over it, so participants sharing an agent share it too."""
-
+class Channels:
     def __init__(self) -> None:
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, grpc.aio.Channel]
         ] = weakref.WeakKeyDictionary()
 
-    def stub(self, address: str) -> agent_pb2_grpc.AgentServiceStub:
-        """A stub on this loop's channel to `address`; call from inside a running loop."""
-        loop = asyncio.get_running_loop()
-        channels = self._by_loop.setdefault(loop, {})
+    def get(self, address: str) -> grpc.aio.Channel:
+        """This loop's channel to `address`; call from inside a running loop."""
+        channels = self._by_loop.setdefault(asyncio.get_running_loop(), {})
         channel = channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(address)
-            channels[address] = channel
+            channel = channels[address] = grpc.aio.insecure_channel(address)
             log.debug("opened a channel to %s", address)
-        return agent_pb2_grpc.AgentServiceStub(channel)
+        return channel
 
     async def close(self) -> None:
         """Closes this loop's channels; other loops' channels are forgotten."""
-        loop = asyncio.get_running_loop()
-        mine = self._by_loop.pop(loop, {})
+        mine = self._by_loop.pop(asyncio.get_running_loop(), {})
         self._by_loop.clear()
         for channel in mine.values():
             await channel.close()

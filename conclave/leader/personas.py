@@ -6,20 +6,19 @@ writing one. Every persona ends its replies with "Answer: ...", which is what th
 methods' answer extraction reads first.
 
 A persona fills only what the participant leaves unset: a config that names a persona
-and also sets `temperature` keeps its own temperature.
+and also sets `temperature` keeps its own temperature. It is applied in one place, when
+a `ParticipantConfig` is read (`conclave.leader.settings`), whoever builds one: the
+leader's config file, an experiment's named participants, a test.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from conclave.errors import InvalidRequest
-from conclave.leader.settings import ParticipantConfig
-from conclave.leader.types import Participant
 
 ANSWER_LINE = 'End with a line "Answer: <your final answer>".'
 
@@ -89,21 +88,3 @@ def persona_fields(name: str) -> dict[str, Any]:
     if persona.top_p is not None:
         fields["top_p"] = persona.top_p
     return fields
-
-
-def participant_config(name: str, address: str, persona: str, **fields: Any) -> ParticipantConfig:
-    """A participant config wearing `persona`; explicit `fields` win over the persona's."""
-    return ParticipantConfig(name=name, address=address, **{**persona_fields(persona), **fields})
-
-
-def wear(participant: Participant, persona: str) -> Participant:
-    """`participant` with the persona filling what it leaves unset."""
-    p = get_persona(persona)
-    return dataclasses.replace(
-        participant,
-        system_prompt=participant.system_prompt or p.system_prompt,
-        temperature=participant.temperature
-        if participant.temperature is not None
-        else p.temperature,
-        top_p=participant.top_p if participant.top_p is not None else p.top_p,
-    )
