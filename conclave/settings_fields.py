@@ -31,6 +31,9 @@ def default_text(name: str, field: FieldInfo) -> str | None:
         value = field.default
     if value is None or hasattr(value, "get_secret_value"):
         return None
+    if isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+        # Built-in entries (the chat format's demonstrations): too long for one cell.
+        return f"{len(value)} built-in entries"
     return value if isinstance(value, str) else json.dumps(value)
 
 
