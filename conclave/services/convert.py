@@ -81,6 +81,7 @@ def generate_event(event: GenerationEvent) -> pb.GenerateEvent:
                     prompt_tokens=usage.prompt_tokens,
                     completion_tokens=usage.completion_tokens,
                     total_tokens=usage.total_tokens,
+                    cached_prompt_tokens=usage.cached_tokens,
                 ),
                 timings=pb.Timings(
                     queue_ms=t.queue_ms,
@@ -195,6 +196,8 @@ def agent_info(
         info.threads = stats.threads
         info.requests_total = stats.requests_total
         info.tokens_generated_total = stats.tokens_generated_total
+        info.prompt_tokens_cached_total = stats.prompt_tokens_cached_total
+        info.prompt_tokens_prefilled_total = stats.prompt_tokens_prefilled_total
     info.models.extend(pool_entry(e) for e in models or [])
     if pool is not None:
         info.evictions_total = pool.evictions
@@ -245,6 +248,7 @@ def event_from_proto(event: pb.GenerateEvent) -> GenerationEvent:
             usage=Usage(
                 prompt_tokens=f.usage.prompt_tokens,
                 completion_tokens=f.usage.completion_tokens,
+                cached_tokens=f.usage.cached_prompt_tokens,
             ),
             timings=Timings(
                 queue_ms=t.queue_ms,

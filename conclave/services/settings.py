@@ -143,10 +143,12 @@ class AgentSettings(ConclaveSettings):
     )
     batch_size: int = Field(512, ge=32, le=8192, description="Tokens decoded in one step at most.")
     prefill_chunk: int = Field(
-        256,
+        64,
         ge=16,
         le=8192,
-        description="Prompt tokens prefilled per step, so running streams keep flowing.",
+        description="Prompt tokens prefilled per step, so running streams keep flowing; "
+        "also the unit in which a cached prompt prefix is reused. A power of two keeps "
+        "greedy output the same with and without the cache.",
     )
     queue_limit: int = Field(
         16,
@@ -159,6 +161,12 @@ class AgentSettings(ConclaveSettings):
         description="Same greedy output alone or beside other requests (reproducible "
         "experiments under load); off shares one KV pool and repacks weights: a little "
         "faster, not reproducible across load.",
+    )
+    prefix_cache: bool = Field(
+        True,
+        description="Free slots keep their KV cache: a prompt that starts like an earlier "
+        "one (the chat format's examples, the same question, a voice's next turn) prefills "
+        "only the rest. Output is the same either way.",
     )
     max_n: int = Field(8, ge=1, le=64, description="Largest n (samples) one request may ask.")
     default_max_tokens: int = Field(

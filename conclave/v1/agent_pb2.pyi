@@ -90,14 +90,16 @@ class TokenDelta(_message.Message):
     def __init__(self, index: _Optional[int] = ..., text: _Optional[str] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("prompt_tokens", "completion_tokens", "total_tokens")
+    __slots__ = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_prompt_tokens")
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
+    cached_prompt_tokens: int
+    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("queue_ms", "prefill_ms", "decode_ms", "time_to_first_token_ms", "total_ms", "tokens_per_second")
@@ -232,7 +234,7 @@ class ModelInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ..., chat_format_reason: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
-    __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes")
+    __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "prompt_tokens_cached_total", "prompt_tokens_prefilled_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +249,8 @@ class AgentInfo(_message.Message):
     THREADS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TOKENS_GENERATED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_CACHED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_PREFILLED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     EVICTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -265,11 +269,13 @@ class AgentInfo(_message.Message):
     threads: int
     requests_total: int
     tokens_generated_total: int
+    prompt_tokens_cached_total: int
+    prompt_tokens_prefilled_total: int
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     evictions_total: int
     memory_budget_bytes: int
     memory_used_bytes: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., context_size: _Optional[int] = ..., slots_total: _Optional[int] = ..., slots_busy: _Optional[int] = ..., queue_depth: _Optional[int] = ..., queue_limit: _Optional[int] = ..., tokens_per_second: _Optional[float] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., uptime_seconds: _Optional[float] = ..., threads: _Optional[int] = ..., requests_total: _Optional[int] = ..., tokens_generated_total: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., evictions_total: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., context_size: _Optional[int] = ..., slots_total: _Optional[int] = ..., slots_busy: _Optional[int] = ..., queue_depth: _Optional[int] = ..., queue_limit: _Optional[int] = ..., tokens_per_second: _Optional[float] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., uptime_seconds: _Optional[float] = ..., threads: _Optional[int] = ..., requests_total: _Optional[int] = ..., tokens_generated_total: _Optional[int] = ..., prompt_tokens_cached_total: _Optional[int] = ..., prompt_tokens_prefilled_total: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., evictions_total: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

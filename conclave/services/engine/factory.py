@@ -64,6 +64,7 @@ def build_llama_engine(
                 prefill_chunk=min(settings.prefill_chunk, settings.batch_size),
                 queue_limit=settings.queue_limit,
                 batch_invariant=settings.batch_invariant,
+                prefix_cache=settings.prefix_cache,
             ),
         )
     )

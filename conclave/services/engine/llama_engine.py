@@ -190,6 +190,8 @@ class LlamaEngine:
             tokens_per_second=rate,
             requests_total=self._scheduler.requests_total,
             tokens_generated_total=self._scheduler.tokens_generated_total,
+            prompt_tokens_cached_total=self._scheduler.prompt_tokens_cached_total,
+            prompt_tokens_prefilled_total=self._scheduler.prompt_tokens_prefilled_total,
         )
 
     def close(self) -> None:

@@ -58,6 +58,7 @@ class FinishReason(enum.Enum):
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens found in the KV cache, not prefilled
 
     @property
     def total_tokens(self) -> int:
@@ -147,3 +148,5 @@ class EngineStats:
     tokens_per_second: float
     requests_total: int
     tokens_generated_total: int
+    prompt_tokens_cached_total: int = 0
+    prompt_tokens_prefilled_total: int = 0
