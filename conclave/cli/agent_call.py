@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 import grpc
@@ -20,8 +21,19 @@ def build_request(
     temperature: float | None,
     seed: int | None,
     n: int,
+    grammar: str | None = None,
+    json_schema: str | None = None,
+    constrain_after: str | None = None,
+    allow_text: bool = False,
 ) -> pb.GenerateRequest:
-    request = pb.GenerateRequest(n=n)
+    """A GenerateRequest; `grammar` and `json_schema` are the text itself or `@FILE`."""
+    request = pb.GenerateRequest(
+        n=n,
+        grammar=_text_or_file(grammar),
+        json_schema=_text_or_file(json_schema),
+        constrain_after=constrain_after or "",
+        allow_text=allow_text,
+    )
     if raw:
         request.prompt = prompt
     else:
@@ -35,6 +47,12 @@ def build_request(
     if seed is not None:
         request.seed = seed
     return request
+
+
+def _text_or_file(value: str | None) -> str:
+    if value and value.startswith("@"):
+        return Path(value[1:]).read_text(encoding="utf-8")
+    return value or ""
 
 
 def call_agent(

@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--temperature", type=float)
     call.add_argument("--seed", type=int)
     call.add_argument("-n", type=int, default=1, help="samples to draw")
+    call.add_argument("--grammar", help="GBNF the answer must match (or @FILE)")
+    call.add_argument("--json-schema", help="JSON Schema the answer must match (or @FILE)")
+    call.add_argument(
+        "--constrain-after",
+        help="reason first: free text, then this marker on a new line, then the answer",
+    )
+    call.add_argument(
+        "--allow-text", action="store_true", help="with a grammar: plain text may answer instead"
+    )
     call.add_argument("--timeout", type=float, default=300.0, help="seconds")
 
     leader = commands.add_parser("leader", help="run the leader (rounds over many agents)")
@@ -135,15 +144,23 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
 def _run_agent_call(args: argparse.Namespace) -> int:
     from conclave.cli.agent_call import build_request, call_agent
 
-    request = build_request(
-        args.prompt,
-        system=args.system,
-        raw=args.raw,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        n=args.n,
-    )
+    try:
+        request = build_request(
+            args.prompt,
+            system=args.system,
+            raw=args.raw,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            seed=args.seed,
+            n=args.n,
+            grammar=args.grammar,
+            json_schema=args.json_schema,
+            constrain_after=args.constrain_after,
+            allow_text=args.allow_text,
+        )
+    except OSError as error:  # an @FILE that cannot be read
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     return call_agent(args.addr, request, timeout=args.timeout)
 
 

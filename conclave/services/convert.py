@@ -7,6 +7,7 @@ import uuid
 from conclave.services.engine.pool import PoolEntry, PoolStats
 from conclave.services.engine.types import (
     ChatMessage,
+    Constraint,
     Delta,
     EmbedResult,
     EngineStats,
@@ -61,6 +62,12 @@ def generation_request(
         model=request.model,
         n=opt("n", 1),
         sampling=sampling,
+        constraint=Constraint(
+            grammar=request.grammar,
+            json_schema=request.json_schema,
+            after=request.constrain_after,
+            allow_text=request.allow_text,
+        ),
     )
 
 
@@ -227,6 +234,10 @@ def request_to_proto(request: GenerationRequest) -> pb.GenerateRequest:
         stop=s.stop,
         ignore_eos=s.ignore_eos,
         request_id=request.request_id,
+        grammar=request.constraint.grammar,
+        json_schema=request.constraint.json_schema,
+        constrain_after=request.constraint.after,
+        allow_text=request.constraint.allow_text,
     )
     if s.seed is not None:
         message.seed = s.seed

@@ -8,6 +8,7 @@ requests; they are passed to LiteLLM per call and never logged or reported.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -21,9 +22,11 @@ from conclave.errors import (
     Overloaded,
     Unavailable,
 )
+from conclave.services.engine.json_grammar import parse_schema
 from conclave.services.engine.stop import StopMatcher
 from conclave.services.engine.types import (
     ChatMessage,
+    Constraint,
     Delta,
     EmbedResult,
     EngineStats,
@@ -41,6 +44,7 @@ from conclave.services.engine.validation import RequestLimits, validate_generati
 # LiteLLM downloads a price map at import unless told not to; an agent must never stall
 # on the network at start-up.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import jsonschema
 import litellm
 
 # LiteLLM's exceptions -> the service's domain errors (the gRPC table maps those).
@@ -134,9 +138,48 @@ class LiteLLMEngine:
             model=self._config.upstream, messages=self._messages(messages, prompt)
         )
 
+    def _response_format(self, constraint: Constraint) -> dict | None:
+        """OpenAI's `response_format` for a json_schema, when the upstream takes one. A
+        grammar, reason-first and text-or-JSON need the llama.cpp backend's sampler."""
+        if not constraint.active:
+            return None
+        for name, asked in (
+            ("grammar", constraint.grammar),
+            ("constrain_after", constraint.after),
+            ("allow_text", constraint.allow_text),
+        ):
+            if asked:
+                raise InvalidRequest(
+                    f"{name} needs the llama_cpp backend; this agent forwards to "
+                    f"{self._config.upstream} (send json_schema alone)",
+                    field=name,
+                )
+        provider = litellm.get_llm_provider(self._config.upstream)[1]
+        supported = litellm.get_supported_openai_params(
+            model=self._config.upstream, custom_llm_provider=provider
+        )
+        if "response_format" not in (supported or ()):
+            raise InvalidRequest(
+                f"upstream {self._config.upstream} takes no response_format: "
+                "it cannot answer under a json_schema",
+                field="json_schema",
+            )
+        schema = parse_schema(constraint.json_schema)
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": True},
+        }
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         self._check_model(request.model)
         validate_generation(request, self.limits)
+        try:
+            response_format = self._response_format(request.constraint)
+        except jsonschema.SchemaError as error:
+            raise InvalidRequest(
+                f"json_schema is not a valid JSON Schema: {error.message}", field="json_schema"
+            ) from None
         messages = self._messages(request.messages, request.prompt)
         prompt_tokens = self.count_tokens(request.messages, request.prompt, "")
         yield Started(
@@ -148,7 +191,9 @@ class LiteLLMEngine:
         # One upstream stream per sample: providers differ in whether they honour n.
         queue: asyncio.Queue[GenerationEvent | ConclaveError] = asyncio.Queue()
         tasks = [
-            asyncio.create_task(self._sample(request, messages, i, prompt_tokens, queue))
+            asyncio.create_task(
+                self._sample(request, messages, i, prompt_tokens, queue, response_format)
+            )
             for i in range(request.n)
         ]
         remaining = request.n
@@ -171,6 +216,7 @@ class LiteLLMEngine:
         index: int,
         prompt_tokens: int,
         queue: asyncio.Queue,
+        response_format: dict | None,
     ) -> None:
         submitted = time.perf_counter()
         try:
@@ -180,7 +226,14 @@ class LiteLLMEngine:
                 started = time.perf_counter()
                 try:
                     await self._stream(
-                        request, messages, index, prompt_tokens, queue, submitted, started
+                        request,
+                        messages,
+                        index,
+                        prompt_tokens,
+                        queue,
+                        submitted,
+                        started,
+                        response_format,
                     )
                 finally:
                     self._busy -= 1
@@ -200,6 +253,7 @@ class LiteLLMEngine:
         queue: asyncio.Queue,
         submitted: float,
         started: float,
+        response_format: dict | None,
     ) -> None:
         s = request.sampling
         kwargs = {
@@ -214,6 +268,8 @@ class LiteLLMEngine:
             kwargs["seed"] = s.seed + index
         if s.stop:
             kwargs["stop"] = list(s.stop)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
         stream = await litellm.acompletion(**kwargs)
         stop = StopMatcher(s.stop)
         parts: list[str] = []
@@ -241,6 +297,8 @@ class LiteLLMEngine:
             parts.append(tail)
             queue.put_nowait(Delta(index=index, text=tail, token_ids=()))
         text = "".join(parts)
+        if response_format is not None and reason is FinishReason.STOP:
+            _check_answer(self._config.upstream, text, response_format["json_schema"]["schema"])
         completion = litellm.token_counter(model=self._config.upstream, text=text) if text else 0
         self._tokens += completion
         end = time.perf_counter()
@@ -292,3 +350,15 @@ class LiteLLMEngine:
 
     def close(self) -> None:
         return None
+
+
+def _check_answer(upstream: str, text: str, schema: dict) -> None:
+    """An upstream that took response_format and ignored it must not pass for one that
+    kept it: the answer is checked against the schema."""
+    try:
+        jsonschema.validate(json.loads(text), schema)
+    except (ValueError, jsonschema.ValidationError) as error:
+        detail = getattr(error, "message", None) or str(error)
+        raise Unavailable(
+            f"upstream {upstream} answered outside the json_schema: {detail[:200]}"
+        ) from None

@@ -12,6 +12,7 @@ from conclave.errors import ConclaveError, InvalidRequest, NotFound
 from conclave.services.engine.chat_format import FormattedPrompt, choose_chat_format
 from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFAULT_PREAMBLE
 from conclave.services.engine.embedder import Embedder
+from conclave.services.engine.grammar import GrammarCache
 from conclave.services.engine.llama_model import LlamaModel
 from conclave.services.engine.scheduler import BatchScheduler, Job, SchedulerConfig
 from conclave.services.engine.types import (
@@ -61,6 +62,7 @@ class LlamaEngine:
         self._chat = choice.format
         self._chat_reason = choice.reason
         self._scheduler = BatchScheduler(self._model, config.scheduler)
+        self._grammars = GrammarCache(self._model.vocab)
         self._embedder = Embedder(
             self._model, context_size=config.embed_context, threads=config.scheduler.threads
         )
@@ -129,7 +131,17 @@ class LlamaEngine:
                 "(prompt plus at least one generated token)",
                 field="messages" if request.messages else "prompt",
             )
+        # Compiled here, on the asyncio side: a grammar that does not parse is refused
+        # before the request takes a slot or a place in the queue.
+        grammar = (
+            self._grammars.get(request.constraint, leading_space=formatted.strip_leading_space)
+            if request.constraint.active
+            else None
+        )
         if formatted.stop:
+            # A chat format's stops (its turn markers) still end a reply under a grammar:
+            # no JSON the schema grammars admit holds a line break (json_grammar.py),
+            # so they can never cut one.
             sampling = request.sampling
             stops = tuple(dict.fromkeys((*sampling.stop, *formatted.stop)))
             request = _with_stops(request, stops)
@@ -145,6 +157,7 @@ class LlamaEngine:
             prompt_tokens=tokens,
             emit=emit,
             strip_leading_space=formatted.strip_leading_space,
+            grammar=grammar,
         )
         self._scheduler.submit(job)
         remaining = request.n

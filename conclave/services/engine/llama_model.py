@@ -94,6 +94,10 @@ class LlamaModel:
         return self._model
 
     @property
+    def vocab(self) -> llama_cpp.llama_vocab_p:
+        return self._vocab
+
+    @property
     def identity(self) -> ModelIdentity:
         return ModelIdentity(self.architecture, self.chat_template, self.names)
 

@@ -39,14 +39,20 @@ from dataclasses import dataclass, field
 
 import llama_cpp
 
-from conclave.errors import ConclaveError, Overloaded, Unavailable
+from conclave.errors import ConclaveError, InvalidRequest, Overloaded, Unavailable
+from conclave.services.engine.grammar import CompiledGrammar
 from conclave.services.engine.llama_model import (
     TILED_KERNEL_SWITCH,
     LlamaModel,
     row_count_invariant_kernels,
 )
 from conclave.services.engine.prefix_cache import PrefixCache
-from conclave.services.engine.sampler import NativeSampler, sample_seed
+from conclave.services.engine.sampler import (
+    CandidateBuffer,
+    GrammarDeadEnd,
+    NativeSampler,
+    sample_seed,
+)
 from conclave.services.engine.stop import StopMatcher
 from conclave.services.engine.types import (
     Delta,
@@ -102,6 +108,8 @@ class Job:
     # The prompt ends where the reply's first word would take a space ("Assistant:").
     strip_leading_space: bool = False
     cached_tokens: int = 0  # leading prompt tokens found in the slot's KV cells
+    # Constrained decoding: each sample decodes with its own copy of this grammar.
+    grammar: CompiledGrammar | None = None
 
     @property
     def prefilling(self) -> bool:
@@ -190,6 +198,7 @@ class BatchScheduler:
         self._waiting: collections.deque[Job] = collections.deque()
         self._active: list[Job] = []
         self._cache = PrefixCache(config.slots)
+        self._candidates: CandidateBuffer | None = None  # made by the first constrained job
         self._stopping = False
         self._throughput = _Throughput()
         self.requests_total = 0
@@ -385,9 +394,35 @@ class BatchScheduler:
             elif owner is not None:
                 owner.n_past += 1
                 owner.decoded.append(row.token)
-                self._accept(owner, owner.sampler.sample(self._ctx, i), now)
+                token = self._sample(owner, i)
+                if token is not None:
+                    self._accept(owner, token, now)
                 sampled += 1
         return sampled
+
+    def _sample(self, seq: _Sequence, row: int) -> int | None:
+        """The sequence's next token; None when its grammar allows none (the job fails:
+        its grammar cannot be satisfied from here)."""
+        try:
+            return seq.sampler.sample(self._ctx, row)
+        except GrammarDeadEnd as error:
+            job = seq.job
+            if not job.cancelled:
+                job.cancelled = True  # reaped (its slots freed) before the next step
+                job.emit(
+                    InvalidRequest(
+                        f"sample {seq.index} cannot continue: {error} (after "
+                        f"{seq.generated} tokens: {''.join(seq.parts)[-80:]!r})",
+                        field="json_schema" if job.request.constraint.json_schema else "grammar",
+                    )
+                )
+            seq.done = True
+            return None
+
+    def _candidate_buffer(self) -> CandidateBuffer:
+        if self._candidates is None:
+            self._candidates = CandidateBuffer(self._model.n_vocab)
+        return self._candidates
 
     def _start_samples(self, job: Job, row: int, now: float) -> None:
         """The prompt is in the first slot: share it with the others, draw each first token."""
@@ -395,6 +430,7 @@ class BatchScheduler:
         request = job.request
         prompt_len = len(job.prompt_tokens)
         banned = self._model.eog_tokens() if request.sampling.ignore_eos else ()
+        candidates = self._candidate_buffer() if job.grammar else None
         for index, slot in enumerate(job.slots):
             if slot != job.slots[0]:
                 llama_cpp.llama_memory_seq_cp(self._memory, job.slots[0], slot, -1, -1)
@@ -408,12 +444,17 @@ class BatchScheduler:
                     seed=sample_seed(request.sampling.seed, index),
                     banned_tokens=banned,
                     history=job.prompt_tokens,
+                    grammar=job.grammar.state() if job.grammar else None,
+                    candidates=candidates,
+                    is_eog=self._model.is_eog,
                 ),
                 stop=StopMatcher(request.sampling.stop),
                 n_past=prompt_len,
             )
             job.sequences.append(seq)
-            self._accept(seq, seq.sampler.sample(self._ctx, row), now)
+            token = self._sample(seq, row)
+            if token is not None:
+                self._accept(seq, token, now)
 
     def _accept(self, seq: _Sequence, token: int, now: float) -> None:
         """Handles one sampled token: emit its text, or finish the sequence."""

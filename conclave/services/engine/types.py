@@ -39,6 +39,27 @@ class SamplingParams:
 
 
 @dataclass(frozen=True, slots=True)
+class Constraint:
+    """What every sample's text must match (constrained decoding); inactive when neither
+    a grammar nor a schema is given. See `grammar_text.py` for how the parts combine."""
+
+    grammar: str = ""  # GBNF (llama.cpp's grammar format); its rule "root" starts it
+    json_schema: str = ""  # a JSON Schema as JSON text: the answer is one JSON value
+    # Reason first: one paragraph of free text, then this marker on a new line, then the
+    # constrained answer. Empty: the answer is the whole reply.
+    after: str = ""
+    # The reply may instead be free text that does not start with "{" (answer or call).
+    allow_text: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.grammar or self.json_schema)
+
+
+NO_CONSTRAINT = Constraint()
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     request_id: str
     messages: tuple[ChatMessage, ...] = ()
@@ -46,6 +67,7 @@ class GenerationRequest:
     model: str = ""
     n: int = 1
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    constraint: Constraint = NO_CONSTRAINT
 
 
 class FinishReason(enum.Enum):

@@ -14,6 +14,8 @@ from conclave.services.engine.types import ROLES, GenerationRequest
 
 MAX_STOP_STRINGS = 8
 MAX_STOP_LENGTH = 128
+MAX_CONSTRAINT_CHARS = 65_536  # a grammar or a schema; real ones are a few KiB
+MAX_MARKER_LENGTH = 64
 MAX_SEED = 2**32 - 2  # 2**32 - 1 is llama.cpp's "random seed" marker
 
 
@@ -52,6 +54,36 @@ def validate_generation(request: GenerationRequest, limits: RequestLimits) -> No
             raise InvalidRequest(
                 f"each stop string must have 1 to {MAX_STOP_LENGTH} characters", field="stop"
             )
+    _check_constraint(request)
+
+
+def _check_constraint(request: GenerationRequest) -> None:
+    """The shape of a constraint; whether its grammar parses is the engine's to say."""
+    c = request.constraint
+    if c.grammar and c.json_schema:
+        raise InvalidRequest("give at most one of grammar and json_schema", field="grammar")
+    for name, value in (("grammar", c.grammar), ("json_schema", c.json_schema)):
+        if len(value) > MAX_CONSTRAINT_CHARS:
+            raise InvalidRequest(
+                f"{name} has {len(value)} characters; at most {MAX_CONSTRAINT_CHARS}", field=name
+            )
+    if not c.active:
+        if c.after:
+            raise InvalidRequest(
+                "constrain_after needs a grammar or a json_schema", field="constrain_after"
+            )
+        if c.allow_text:
+            raise InvalidRequest("allow_text needs a grammar or a json_schema", field="allow_text")
+        return
+    one_line = "\n" not in c.after and "\r" not in c.after
+    if c.after and (len(c.after) > MAX_MARKER_LENGTH or not c.after.strip() or not one_line):
+        raise InvalidRequest(
+            f"constrain_after must be 1 to {MAX_MARKER_LENGTH} characters on one line",
+            field="constrain_after",
+        )
+    if request.sampling.ignore_eos:
+        # A complete grammar allows only the end token; banning it would leave nothing.
+        raise InvalidRequest("ignore_eos cannot be combined with a grammar", field="ignore_eos")
 
 
 def _check_input(request: GenerationRequest, limits: RequestLimits) -> None:
