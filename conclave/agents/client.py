@@ -29,6 +29,7 @@ later loop), so one client works from any event loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -57,6 +58,7 @@ from conclave.agents.tokens import estimate_tokens
 from conclave.errors import ConclaveError, InvalidRequest, Unavailable
 from conclave.services.engine.types import (
     ChatMessage,
+    Constraint,
     Delta,
     Finished,
     FinishReason,
@@ -95,9 +97,9 @@ SAMPLING_ARGS = (
 MODEL_INFO = ModelInfo(
     vision=False,
     function_calling=False,
-    json_output=False,
+    json_output=True,  # constrained decoding: json_output=True or a pydantic model
     family=ModelFamily.UNKNOWN,
-    structured_output=False,
+    structured_output=True,
     multiple_system_messages=False,
 )
 
@@ -120,6 +122,12 @@ class ConclaveClientConfig(BaseModel):
     context_size: int | None = Field(
         None, ge=1, description="Context tokens per call; None: as the agent reports."
     )
+    grammar: str = Field("", description="GBNF every reply matches (constrained decoding).")
+    json_schema: str = Field("", description="JSON Schema (JSON text) every reply matches.")
+    constrain_after: str = Field(
+        "", description="Reason first: free text, then this marker, then the answer."
+    )
+    allow_text: bool = Field(False, description="A plain-text reply may stand for the JSON.")
 
 
 class ConclaveCreateResult(CreateResult):
@@ -202,8 +210,8 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> AsyncGenerator[str | ConclaveCreateResult, None]:
-        _refuse_features(tools, tool_choice, json_output)
-        request = self._request(messages, extra_create_args)
+        _refuse_features(tools, tool_choice)
+        request = self._request(messages, extra_create_args, json_output)
         address = self._config.address
         started = time.perf_counter()
         first_token_ms = 0.0
@@ -258,7 +266,10 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         )
 
     def _request(
-        self, messages: Sequence[LLMMessage], extra: Mapping[str, Any]
+        self,
+        messages: Sequence[LLMMessage],
+        extra: Mapping[str, Any],
+        json_output: bool | type[BaseModel] | None = None,
     ) -> GenerationRequest:
         unknown = sorted(set(extra) - set(SAMPLING_ARGS))
         if unknown:
@@ -285,7 +296,29 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
             model=c.model,
             n=1,
             sampling=SamplingParams(**values),
+            constraint=self._constraint(json_output),
         )
+
+    def _constraint(self, json_output: bool | type[BaseModel] | None) -> Constraint:
+        """The config's constraint, or AutoGen's `json_output` for this call: True asks
+        for one JSON object, a pydantic model for JSON of its schema."""
+        c = self._config
+        if json_output is None or json_output is False:
+            return Constraint(c.grammar, c.json_schema, c.constrain_after, c.allow_text)
+        if c.grammar or c.json_schema:
+            raise InvalidRequest(
+                "json_output and a configured grammar or json_schema exclude each other",
+                field="json_output",
+            )
+        if json_output is True:
+            schema = '{"type": "object"}'
+        elif isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            schema = json.dumps(json_output.model_json_schema())
+        else:
+            raise InvalidRequest(
+                "json_output must be True or a pydantic model class", field="json_output"
+            )
+        return Constraint(json_schema=schema, after=c.constrain_after)
 
     # ---- usage --------------------------------------------------------------------------
 
@@ -390,7 +423,7 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
             "capabilities is deprecated, use model_info instead", DeprecationWarning, stacklevel=2
         )
         return ModelCapabilities(  # type: ignore[typeddict-item]
-            vision=False, function_calling=False, json_output=False
+            vision=False, function_calling=False, json_output=True
         )
 
     async def close(self) -> None:
@@ -407,15 +440,13 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
         return cls(**config.model_dump())
 
 
-def _refuse_features(
-    tools: Sequence[Tool | ToolSchema],
-    tool_choice: object,
-    json_output: bool | type[BaseModel] | None,
-) -> None:
+def _refuse_features(tools: Sequence[Tool | ToolSchema], tool_choice: object) -> None:
     if tools or tool_choice not in ("auto", "none"):
-        raise InvalidRequest("the agent service has no function calling", field="tools")
-    if json_output:
-        raise InvalidRequest("the agent service has no JSON or structured output mode")
+        raise InvalidRequest(
+            "this model client takes no tools: a round's voices call tools through the "
+            "leader (RunRound tools), the gateway's /v1/chat/completions takes them too",
+            field="tools",
+        )
 
 
 def _key(chat: Sequence[ChatMessage]) -> tuple[tuple[str, str], ...]:

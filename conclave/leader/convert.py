@@ -29,9 +29,11 @@ from conclave.leader.types import (
     Candidate,
     Decision,
     Participant,
+    ResponseFormat,
     RoundRecord,
     RoundRequest,
     RoundSpec,
+    ToolDefinition,
     VoteGroup,
 )
 from conclave.v1 import agent_pb2, leader_pb2
@@ -51,10 +53,31 @@ _SUMMARY = ("id", "created_at", "strategy", "method", "status", "answer", "agree
 _DECISION = ("method", "answer", "agreement", "detail")
 _STARTED = tuple(f.name for f in fields(RoundStarted))  # as RoundStarted's message
 _TEXT = tuple(f.name for f in fields(CandidateText))  # as CandidateDelta's
+_FORMAT = tuple(f.name for f in fields(ResponseFormat))  # as ResponseFormat's message
+_TOOL = tuple(f.name for f in fields(ToolDefinition))  # as ToolDefinition's message
 
 
 def _take(source: object, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(source, name) for name in names}
+
+
+# ---- both ends: the answer's form -----------------------------------------------------
+
+
+def response_format(f: ResponseFormat) -> leader_pb2.ResponseFormat:
+    return leader_pb2.ResponseFormat(**_take(f, _FORMAT))
+
+
+def tool(t: ToolDefinition) -> leader_pb2.ToolDefinition:
+    return leader_pb2.ToolDefinition(**_take(t, _TOOL))
+
+
+def response_format_from_proto(f: leader_pb2.ResponseFormat) -> ResponseFormat:
+    return ResponseFormat(**_take(f, _FORMAT)) if f.type else ResponseFormat()
+
+
+def tools_from_proto(tools: Iterable[leader_pb2.ToolDefinition]) -> tuple[ToolDefinition, ...]:
+    return tuple(ToolDefinition(**_take(t, _TOOL)) for t in tools)
 
 
 # ---- the servicer's end: requests in, rounds out -----------------------------------------
@@ -79,6 +102,9 @@ def round_request(request: leader_pb2.RunRoundRequest, settings: LeaderSettings)
         params=dict(request.params),
         tags=dict(request.tags),
         stop=tuple(request.stop),
+        response_format=response_format_from_proto(request.response_format),
+        tools=tools_from_proto(request.tools),
+        tool_choice=request.tool_choice,
     )
 
 
@@ -122,6 +148,9 @@ def round_message(record: RoundRecord) -> leader_pb2.Round:
         tags=r.tags,
         timings=record.timings,
         stop=r.stop,
+        response_format=response_format(r.response_format),
+        tools=[tool(t) for t in r.tools],
+        tool_choice=r.tool_choice,
     )
     if r.seed is not None:
         message.seed = r.seed
@@ -165,6 +194,9 @@ def run_round_request(spec: RoundSpec) -> leader_pb2.RunRoundRequest:
         params=dict(spec.params),
         tags=dict(spec.tags),
         stop=list(spec.stop),
+        response_format=response_format(spec.response_format),
+        tools=[tool(t) for t in spec.tools],
+        tool_choice=spec.tool_choice,
     )
     for name, value in _take(spec, (*_ROUND_KNOBS, "seed")).items():
         if value is not None:  # unset: the leader's default
@@ -206,6 +238,9 @@ def record_from_proto(r: leader_pb2.Round) -> RoundRecord:
             stop=tuple(r.stop),
             params=dict(r.params),
             tags=dict(r.tags),
+            response_format=response_format_from_proto(r.response_format),
+            tools=tools_from_proto(r.tools),
+            tool_choice=r.tool_choice,
         ),
         participants=participants,
         candidates=tuple(candidate_from_proto(c) for c in r.candidates),

@@ -19,7 +19,9 @@ from conclave.errors import ConclaveError, InvalidRequest, Overloaded
 from conclave.leader.events import CandidateDone, CandidateText, RoundEvent
 from conclave.leader.types import Candidate, Participant
 from conclave.services.engine.types import (
+    NO_CONSTRAINT,
     ChatMessage,
+    Constraint,
     Delta,
     Finished,
     GenerationRequest,
@@ -41,6 +43,7 @@ class TurnSpec:
     messages: tuple[ChatMessage, ...]
     samples: int
     sampling: SamplingParams
+    constraint: Constraint = NO_CONSTRAINT  # the grammar of a structured answer
 
 
 def sampling_for(
@@ -149,6 +152,7 @@ async def _ask(
         messages=spec.messages,
         n=spec.samples,
         sampling=spec.sampling,
+        constraint=spec.constraint,
     )
     first_token: dict[int, float] = {}
     finished: dict[int, Candidate] = {}

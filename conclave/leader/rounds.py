@@ -22,6 +22,7 @@ from conclave.leader.events import CandidateDone, RoundDecided, RoundEvent, Roun
 from conclave.leader.fanout import Settled, TurnSpec, fan_out, sampling_for, with_persona
 from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.store import RoundStore
+from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, Decision, Participant, RoundRecord, RoundRequest
 from conclave.leader.voting import (
     VoteParams,
@@ -49,10 +50,22 @@ class RoundContext:
     vote_params: VoteParams
     candidates: list[Candidate] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # The form of the answers: their grammar, the instructions, how replies read.
+    output: OutputSpec = PLAIN
 
     @property
     def messages(self) -> tuple[ChatMessage, ...]:
-        return tuple(ChatMessage(role, content) for role, content in self.request.messages)
+        """The round's conversation as the voices read it: the request's messages, with
+        the answer's instructions (a structured round's) closing the leading system text."""
+        messages = [ChatMessage(role, content) for role, content in self.request.messages]
+        instructions = self.output.instructions()
+        if instructions:
+            if messages and messages[0].role == "system":
+                first = messages[0]
+                messages[0] = ChatMessage("system", f"{first.content}\n\n{instructions}")
+            else:
+                messages.insert(0, ChatMessage("system", instructions))
+        return tuple(messages)
 
     def spec(
         self, participant: Participant, messages: Sequence[ChatMessage], *, samples: int = 1
@@ -71,11 +84,19 @@ class RoundContext:
                 samples=samples,
                 stop=r.stop,
             ),
+            constraint=self.output.constraint(),
         )
 
     def early_stop(self) -> Settled | None:
         method = self.request.method
-        return lambda done, out: outcome_settled(method, done, out, self.vote_params)
+        output = self.output
+
+        def settled(done: Sequence[Candidate], outstanding: Sequence[str]) -> bool:
+            # A reply that is no valid answer (cut off mid-JSON) is no vote.
+            votes = [c for c in done if output.votable(c)]
+            return outcome_settled(method, votes, outstanding, self.vote_params)
+
+        return settled
 
     async def turn(
         self, specs: Sequence[TurnSpec], *, turn: int, settled: Settled | None = None
@@ -133,7 +154,7 @@ class RoundRunner:
     def strategies(self) -> tuple[str, ...]:
         return tuple(self._strategies)
 
-    def _validate(self, request: RoundRequest) -> Strategy:
+    def _validate(self, request: RoundRequest) -> tuple[Strategy, OutputSpec]:
         strategy = self._strategies.get(request.strategy)
         if strategy is None:
             raise InvalidRequest(
@@ -156,20 +177,24 @@ class RoundRunner:
             )
         if request.max_tokens < 1:
             raise InvalidRequest("max_tokens must be at least 1", field="max_tokens")
-        return strategy
+        return strategy, OutputSpec.of(request)
 
     async def run(self, request: RoundRequest) -> AsyncIterator[RoundEvent]:
         """Streams the round's events; raises Unavailable (after storing the round) when
         fewer usable answers than the quorum came back."""
-        strategy = self._validate(request)
+        strategy, output = self._validate(request)
         participants = self._participants.select(request.participants)
         if len(participants) > self._max_participants:
             raise InvalidRequest(
                 f"{len(participants)} participants; this leader allows {self._max_participants}",
                 field="participants",
             )
+        params = dict(request.params)
+        if output.structured:
+            # Structured answers vote on their canonical JSON unless the request says how.
+            params.setdefault("extract", "json")
         vote_params = VoteParams.from_request(
-            request.params, weights={p.name: p.weight for p in participants}
+            params, weights={p.name: p.weight for p in participants}
         )
         queue: asyncio.Queue[RoundEvent] = asyncio.Queue()
         ctx = RoundContext(
@@ -179,6 +204,7 @@ class RoundRunner:
             clients=self._clients,
             emit=queue.put_nowait,
             vote_params=vote_params,
+            output=output,
         )
         created_at = time.time()
         start = time.perf_counter()
@@ -212,7 +238,11 @@ class RoundRunner:
                 await asyncio.shield(self._store.save_async(failed, answers=self._answers(ctx)))
 
     async def _decide(self, ctx: RoundContext, strategy: Strategy) -> Decision:
-        voters = await strategy(ctx)
+        heard = await strategy(ctx)
+        # Replies that are no valid answer of the round's form (cut off mid-JSON, outside
+        # a strict schema) do not vote; the record keeps them.
+        voters = [c for c in heard if ctx.output.votable(c)]
+        left_out = sum(1 for c in heard if c.ok) - len(voters)
         method = get_method(ctx.request.method)
         params = ctx.vote_params
         judged = ""
@@ -225,6 +255,12 @@ class RoundRunner:
         decision = method.vote(voters, params)
         if judged:
             decision = replace(decision, detail=decision.detail + judged)
+        if left_out:
+            decision = replace(
+                decision,
+                detail=f"{decision.detail} {left_out} reply(ies) gave no valid answer of the "
+                "response format and did not vote.",
+            )
         return _reindex(decision, voters, ctx.candidates)
 
     async def _embeddings(

@@ -87,6 +87,31 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """The form every voice's answer must take (OpenAI's `response_format`)."""
+
+    type: str = "text"  # "text" | "json_object" | "json_schema"
+    schema: str = ""  # json_schema: the JSON Schema as JSON text
+    name: str = ""
+    # Every keyword of the schema holds (what a grammar cannot hold is checked after
+    # generation); without strict only the shape the grammar holds is guaranteed.
+    strict: bool = False
+
+
+TEXT_FORMAT = ResponseFormat()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A function a voice may call instead of answering (OpenAI's `tools`)."""
+
+    name: str
+    description: str = ""
+    parameters: str = ""  # JSON Schema of the arguments as JSON text; "" = none
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RoundRequest:
     messages: tuple[tuple[str, str], ...]  # (role, content)
     strategy: str = "vote"
@@ -102,6 +127,10 @@ class RoundRequest:
     stop: tuple[str, ...] = ()
     params: dict[str, str] = field(default_factory=dict)  # method/strategy specific
     tags: dict[str, str] = field(default_factory=dict)  # e.g. experiment and cell ids
+    response_format: ResponseFormat = TEXT_FORMAT
+    tools: tuple[ToolDefinition, ...] = ()
+    # "auto" | "none" | "required" | "function:NAME"; "" = "auto" with tools, else "none"
+    tool_choice: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +167,9 @@ class RoundSpec:
     stop: tuple[str, ...] = ()
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    response_format: ResponseFormat = TEXT_FORMAT
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_choice: str = ""
 
 
 @dataclass(frozen=True, slots=True)

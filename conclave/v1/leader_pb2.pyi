@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RunRoundRequest(_message.Message):
-    __slots__ = ("messages", "strategy", "method", "participants", "samples_per_participant", "max_tokens", "temperature", "top_p", "seed", "quorum", "participant_timeout_s", "params", "tags", "stop")
+    __slots__ = ("messages", "strategy", "method", "participants", "samples_per_participant", "max_tokens", "temperature", "top_p", "seed", "quorum", "participant_timeout_s", "params", "tags", "stop", "response_format", "tools", "tool_choice")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class RunRoundRequest(_message.Message):
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CHOICE_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[_agent_pb2.ChatMessage]
     strategy: str
     method: str
@@ -50,7 +53,34 @@ class RunRoundRequest(_message.Message):
     params: _containers.ScalarMap[str, str]
     tags: _containers.ScalarMap[str, str]
     stop: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, messages: _Optional[_Iterable[_Union[_agent_pb2.ChatMessage, _Mapping]]] = ..., strategy: _Optional[str] = ..., method: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., samples_per_participant: _Optional[int] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., quorum: _Optional[int] = ..., participant_timeout_s: _Optional[float] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., stop: _Optional[_Iterable[str]] = ...) -> None: ...
+    response_format: ResponseFormat
+    tools: _containers.RepeatedCompositeFieldContainer[ToolDefinition]
+    tool_choice: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[_agent_pb2.ChatMessage, _Mapping]]] = ..., strategy: _Optional[str] = ..., method: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., samples_per_participant: _Optional[int] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., quorum: _Optional[int] = ..., participant_timeout_s: _Optional[float] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., stop: _Optional[_Iterable[str]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[ToolDefinition, _Mapping]]] = ..., tool_choice: _Optional[str] = ...) -> None: ...
+
+class ResponseFormat(_message.Message):
+    __slots__ = ("type", "schema", "name", "strict")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    schema: str
+    name: str
+    strict: bool
+    def __init__(self, type: _Optional[str] = ..., schema: _Optional[str] = ..., name: _Optional[str] = ..., strict: bool = ...) -> None: ...
+
+class ToolDefinition(_message.Message):
+    __slots__ = ("name", "description", "parameters", "strict")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    parameters: str
+    strict: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[str] = ..., strict: bool = ...) -> None: ...
 
 class RoundEvent(_message.Message):
     __slots__ = ("started", "delta", "candidate", "decided")
@@ -167,7 +197,7 @@ class Participant(_message.Message):
     def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., agent: _Optional[str] = ..., system_prompt: _Optional[str] = ..., weight: _Optional[float] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Round(_message.Message):
-    __slots__ = ("id", "created_at", "strategy", "method", "status", "error", "wall_ms", "messages", "participants", "candidates", "decision", "text", "samples_per_participant", "max_tokens", "temperature", "top_p", "seed", "quorum", "participant_timeout_s", "params", "tags", "timings", "stop")
+    __slots__ = ("id", "created_at", "strategy", "method", "status", "error", "wall_ms", "messages", "participants", "candidates", "decision", "text", "samples_per_participant", "max_tokens", "temperature", "top_p", "seed", "quorum", "participant_timeout_s", "params", "tags", "timings", "stop", "response_format", "tools", "tool_choice")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +242,9 @@ class Round(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CHOICE_FIELD_NUMBER: _ClassVar[int]
     id: str
     created_at: float
     strategy: str
@@ -235,7 +268,10 @@ class Round(_message.Message):
     tags: _containers.ScalarMap[str, str]
     timings: _containers.ScalarMap[str, float]
     stop: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., strategy: _Optional[str] = ..., method: _Optional[str] = ..., status: _Optional[str] = ..., error: _Optional[str] = ..., wall_ms: _Optional[float] = ..., messages: _Optional[_Iterable[_Union[_agent_pb2.ChatMessage, _Mapping]]] = ..., participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., text: _Optional[str] = ..., samples_per_participant: _Optional[int] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., quorum: _Optional[int] = ..., participant_timeout_s: _Optional[float] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., stop: _Optional[_Iterable[str]] = ...) -> None: ...
+    response_format: ResponseFormat
+    tools: _containers.RepeatedCompositeFieldContainer[ToolDefinition]
+    tool_choice: str
+    def __init__(self, id: _Optional[str] = ..., created_at: _Optional[float] = ..., strategy: _Optional[str] = ..., method: _Optional[str] = ..., status: _Optional[str] = ..., error: _Optional[str] = ..., wall_ms: _Optional[float] = ..., messages: _Optional[_Iterable[_Union[_agent_pb2.ChatMessage, _Mapping]]] = ..., participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., text: _Optional[str] = ..., samples_per_participant: _Optional[int] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., seed: _Optional[int] = ..., quorum: _Optional[int] = ..., participant_timeout_s: _Optional[float] = ..., params: _Optional[_Mapping[str, str]] = ..., tags: _Optional[_Mapping[str, str]] = ..., timings: _Optional[_Mapping[str, float]] = ..., stop: _Optional[_Iterable[str]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[ToolDefinition, _Mapping]]] = ..., tool_choice: _Optional[str] = ...) -> None: ...
 
 class GetRoundRequest(_message.Message):
     __slots__ = ("id",)

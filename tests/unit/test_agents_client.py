@@ -16,6 +16,7 @@ from autogen_core.models import (
     UserMessage,
 )
 from PIL import Image as PILImage
+from pydantic import BaseModel
 
 from conclave.agents.client import ConclaveChatCompletionClient
 from conclave.agents.messages import to_chat_messages, to_llm_messages
@@ -73,24 +74,40 @@ def test_a_domain_conversation_becomes_autogen_messages():
     assert [type(m) for m in out] == [SystemMessage, UserMessage, AssistantMessage]
 
 
-async def test_tools_json_output_and_unknown_args_are_refused_before_any_call():
+async def test_tools_and_unknown_args_are_refused_before_any_call():
     c = client()
-    with pytest.raises(InvalidRequest, match="function calling"):
+    with pytest.raises(InvalidRequest, match="takes no tools"):
         await c.create(HELLO, tools=[{"name": "f"}])  # type: ignore[list-item]
-    with pytest.raises(InvalidRequest, match="JSON"):
-        await c.create(HELLO, json_output=True)
     with pytest.raises(InvalidRequest, match="frequency_penalty"):
         await c.create(HELLO, extra_create_args={"frequency_penalty": 1.0})
 
 
-def test_model_info_says_what_the_agent_service_cannot_do():
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def test_json_output_asks_the_agent_for_json_under_a_grammar():
+    c = client()
+    assert not c._request(HELLO, {}).constraint.active
+    assert json.loads(c._request(HELLO, {}, True).constraint.json_schema) == {"type": "object"}
+    schema = json.loads(c._request(HELLO, {}, City).constraint.json_schema)
+    assert schema["required"] == ["name", "population"]
+    configured = client(json_schema='{"enum": ["a"]}', constrain_after="Answer:")
+    assert configured._request(HELLO, {}).constraint.after == "Answer:"
+    with pytest.raises(InvalidRequest) as info:
+        configured._request(HELLO, {}, True)
+    assert info.value.field == "json_output"
+
+
+def test_model_info_says_what_the_agent_service_can_do():
     info = client().model_info
     assert info == {
         "vision": False,
         "function_calling": False,
-        "json_output": False,
+        "json_output": True,
         "family": "unknown",
-        "structured_output": False,
+        "structured_output": True,
         "multiple_system_messages": False,
     }
     with warnings.catch_warnings(record=True):

@@ -16,9 +16,11 @@ from conclave.leader.types import (
     Candidate,
     Decision,
     Participant,
+    ResponseFormat,
     RoundRecord,
     RoundRequest,
     RoundSpec,
+    ToolDefinition,
     VoteGroup,
 )
 from conclave.services import convert
@@ -323,9 +325,24 @@ def wire(message):
     return type(message).FromString(message.SerializeToString())
 
 
+STRUCTURED = replace(
+    RECORD,
+    request=replace(
+        RECORD.request,
+        response_format=ResponseFormat("json_schema", '{"type": "integer"}', "n", strict=True),
+        tools=(ToolDefinition("f", "does f", '{"type": "object"}'), ToolDefinition("g")),
+        tool_choice="required",
+    ),
+)
+
+
 @pytest.mark.parametrize(
     "record",
-    [RECORD, replace(RECORD, decision=replace(RECORD.decision, winner=None), status="failed")],
+    [
+        RECORD,
+        replace(RECORD, decision=replace(RECORD.decision, winner=None), status="failed"),
+        STRUCTURED,
+    ],
 )
 def test_a_round_decodes_to_what_the_servicer_encoded(record: RoundRecord) -> None:
     message = wire(leader_convert.round_message(record))
@@ -345,6 +362,20 @@ def test_round_events_decode_to_the_events_the_runner_emitted() -> None:
     decoded = [leader_convert.event_from_proto(wire(leader_convert.round_event(e))) for e in events]
     assert decoded[:3] == events[:3]
     assert leader_convert.round_message(decoded[3].record) == leader_convert.round_message(RECORD)
+
+
+def test_a_round_spec_carries_the_answer_form_to_the_round_request() -> None:
+    spec = RoundSpec(
+        messages=(("user", "x"),),
+        response_format=STRUCTURED.request.response_format,
+        tools=STRUCTURED.request.tools,
+        tool_choice="function:f",
+    )
+    request = leader_convert.round_request(
+        wire(leader_convert.run_round_request(spec)), LeaderSettings()
+    )
+    assert request.response_format == spec.response_format
+    assert request.tools == spec.tools and request.tool_choice == "function:f"
 
 
 def test_a_round_spec_leaves_unset_fields_to_the_leader() -> None:

@@ -18,8 +18,10 @@ from conclave.leader.types import (
     Candidate,
     Decision,
     Participant,
+    ResponseFormat,
     RoundRecord,
     RoundRequest,
+    ToolDefinition,
     VoteGroup,
 )
 
@@ -43,6 +45,11 @@ def full_record(round_id: str = "r1", created_at: float = 1_700_000_000.123456) 
             participant_timeout_s=12.5,
             params={"extract": "number", "": ""},
             tags={"experiment": "e1", "cell": "3", "ünï": "cödé"},
+            response_format=ResponseFormat(
+                type="json_schema", schema='{"enum": ["A", "B"]}', name="choice", strict=True
+            ),
+            tools=(ToolDefinition("get_weather", "Weather now.", '{"type": "object"}', True),),
+            tool_choice="function:get_weather",
         ),
         participants=(
             Participant(
@@ -361,6 +368,9 @@ def test_v1_database_is_upgraded_on_open(tmp_path: Path) -> None:
         assert record.request.messages == (("user", "2+2?"),)
         assert record.request.tags == {"exp": "legacy"}
         assert record.candidates[0].text == "It is 4."
+        # v4: a round from before structured answers answered in plain text, with no tools
+        assert record.request.response_format == ResponseFormat()
+        assert record.request.tools == () and record.request.tool_choice == ""
         assert record.decision.groups == (VoteGroup(answer="4", members=(0,), weight=1.0),)
         assert store.find_by_tags({"exp": "legacy"}) == ["old"]  # backfilled by v2
         assert [s.id for s in store.list(tag=("exp", "legacy"))[0]] == ["old"]

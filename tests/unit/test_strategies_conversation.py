@@ -21,7 +21,7 @@ from conclave.leader.strategies.parallel import ParallelStrategy
 from conclave.leader.strategies.round_robin import RoundRobinStrategy
 from conclave.leader.types import Participant, RoundRequest
 from conclave.leader.voting import VoteParams
-from conclave.services.engine.types import SamplingParams
+from conclave.services.engine.types import Constraint, SamplingParams
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,7 +56,7 @@ class ReplaySource:
         self.sampling = {}
         self.closed = False
 
-    def client(self, participant, sampling, timeout_s):
+    def client(self, participant, sampling, timeout_s, constraint=None):
         c = Scripted(self.scripts[participant.name], self.fail_on.get(participant.name, ()))
         self.clients[participant.name] = c
         self.sampling[participant.name] = sampling
@@ -162,7 +162,16 @@ async def test_agent_service_clients_carry_the_participants_persona_model_and_sa
         "stop": ["\n"],
         "timeout_s": 30.0,
         "context_size": None,
+        "grammar": "",
+        "json_schema": "",
+        "constrain_after": "",
+        "allow_text": False,
     }
+    constrained = source.client(
+        participant, sampling, 30.0, Constraint(json_schema='{"type": "integer"}', after="A:")
+    )
+    assert constrained.config.json_schema == '{"type": "integer"}'
+    assert constrained.config.constrain_after == "A:"
     await source.close()
 
 
@@ -283,3 +292,34 @@ async def test_a_parallel_round_through_the_runner_is_decided_and_stored(tmp_pat
         assert set(stored.timings) == {"turn_0_ms", "turn_1_ms"}
     finally:
         store.close()
+
+
+async def test_critique_turns_see_the_candidates_json_and_decode_under_the_schema():
+    from dataclasses import replace
+
+    from conclave.leader.structured import OutputSpec
+    from conclave.leader.types import ResponseFormat
+
+    schema = '{"type": "object", "properties": {"n": {"type": "integer"}}}'
+    source = ReplaySource({n: [f'{{ "n" : {i}.0 }}', '{"n": 4}'] for i, n in enumerate(NAMES)})
+    constraints = {}
+    make = source.client
+
+    def client(participant, sampling, timeout_s, constraint=None):
+        constraints[participant.name] = constraint
+        return make(participant, sampling, timeout_s, constraint)
+
+    source.client = client
+    ctx, _ = context("parallel")
+    request = replace(ctx.request, response_format=ResponseFormat("json_schema", schema))
+    ctx = replace(ctx, request=request, output=OutputSpec.of(request))
+    await ParallelStrategy(lambda _: source)(ctx)
+    assert all(
+        c.json_schema == '{"type":"object","properties":{"n":{"type":"integer"}}}'
+        for c in constraints.values()
+    )
+    critique = source.clients["skeptic"].prompts[1]
+    assert "JSON Schema" in critique[0].content  # the instructions, as system text
+    assert critique[-2].content == '{"n":1}'  # its own answer, canonical
+    assert '[solver]\n{"n":0}\n\n[checker]\n{"n":2}' in critique[-1].content
+    assert "as JSON in the same form" in critique[-1].content

@@ -44,6 +44,7 @@ def test_registry_names_every_method() -> None:
         "weighted",
         "two_phase",
         "judge",
+        "fields",
     }
     assert get_method("majority") is METHODS["majority"]
 

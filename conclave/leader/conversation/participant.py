@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,12 +83,16 @@ class ConclaveParticipant(BaseChatAgent):
         max_tokens: int | None = None,
         context_size: int | None = None,
         description: str = "A participant of a Conclave conversation.",
+        shown: Callable[[str], str] | None = None,
+        answer_form: str | None = None,
     ) -> None:
         """`name` is the AutoGen agent name (an identifier); `participant` the Conclave
         participant name it records under (default: `name`). `conversation` is the
         round's messages; without it, the team's task messages are the conversation.
         `max_tokens` and `context_size` size the prompt (default: from a Conclave model
-        client; else 256 and 2048)."""
+        client; else 256 and 2048). `shown` turns an answer into what the others see of
+        it (a structured answer: its JSON); `answer_form`, when the answer decodes under a
+        grammar, how later turns ask for it (`prompts.critique_messages`)."""
         super().__init__(name, description)
         self._client = model_client
         self.participant = participant or name
@@ -104,6 +108,8 @@ class ConclaveParticipant(BaseChatAgent):
         self._turn = 0
         self._heard: dict[str, Heard] = {}  # latest usable answer per other participant
         self._own: Heard | None = None
+        self._shown = shown or (lambda text: text)
+        self._answer_form = answer_form
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -191,22 +197,26 @@ class ConclaveParticipant(BaseChatAgent):
             # The latest layer anyone answered in, own answer included.
             heard = [*others, *([own] if own else [])]
             layer = max((h.turn for h in heard), default=None)
-            shown = [Shown(h.name, h.text) for h in self._ordered(heard) if h.turn == layer]
+            shown = [
+                Shown(h.name, self._shown(h.text)) for h in self._ordered(heard) if h.turn == layer
+            ]
             if not shown:
                 return conversation
 
             def build(cut: prompts.Cut) -> list[LLMMessage]:
-                return prompts.aggregate_messages(conversation, shown, cut)
+                return prompts.aggregate_messages(conversation, shown, cut, form=self._answer_form)
 
             count = len(shown)
         else:
             if not others:
                 return conversation  # nobody to critique: answer (again) on the question
-            shown = [Shown(h.name, h.text) for h in self._ordered(others)]
-            own_text = own.text if own else None
+            shown = [Shown(h.name, self._shown(h.text)) for h in self._ordered(others)]
+            own_text = self._shown(own.text) if own else None
 
             def build(cut: prompts.Cut) -> list[LLMMessage]:
-                return prompts.critique_messages(conversation, own_text, shown, cut)
+                return prompts.critique_messages(
+                    conversation, own_text, shown, cut, form=self._answer_form
+                )
 
             count = len(shown) + (own_text is not None)
         frame_tokens = await self._count(build(prompts.blank))

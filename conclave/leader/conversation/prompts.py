@@ -65,6 +65,28 @@ and complete; do not simply copy one of them. End with a line "Answer: <your fin
 
 ANSWER_ITEM = "[{name}]\n{text}"
 
+# Under a grammar (a JSON response format or tools, without reason-first) the answer's
+# form is decided token by token, so these ask for the revised answer in that form
+# instead of a final "Answer:" line; `{form}` says which (structured/render.py).
+CRITIQUE_CONSTRAINED = """Other participants answered the same question:
+
+{answers}
+
+Check their answers and yours for mistakes. Then reply with your revised answer only, {form}."""
+
+CRITIQUE_WITHOUT_OWN_CONSTRAINED = """Other participants answered the same question:
+
+{answers}
+
+Check their answers for mistakes. Then reply with your own answer only, {form}."""
+
+AGGREGATE_CONSTRAINED = """Here are answers from several participants to the question above:
+
+{answers}
+
+Some of them may be wrong. Evaluate them critically and reply with one answer that is \
+correct and complete, {form}."""
+
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _SPACE = re.compile(r"\s")
 
@@ -91,20 +113,31 @@ def critique_messages(
     own: str | None,
     others: Sequence[Shown],
     cut: Cut = unchanged,
+    form: str | None = None,
 ) -> list[LLMMessage]:
-    """A critique turn: own latest answer (None: it has none) and the others' answers."""
+    """A critique turn: own latest answer (None: it has none) and the others' answers.
+    `form`: the answer decodes under a grammar, and this says in what form."""
     messages = list(conversation)
     if own is not None:
         messages.append(AssistantMessage(content=cut(own), source="assistant"))
-    template = CRITIQUE if own is not None else CRITIQUE_WITHOUT_OWN
-    return _with_user_text(messages, template.format(answers=_list(others, cut)))
+    if form is None:
+        template = CRITIQUE if own is not None else CRITIQUE_WITHOUT_OWN
+    else:
+        template = CRITIQUE_CONSTRAINED if own is not None else CRITIQUE_WITHOUT_OWN_CONSTRAINED
+    return _with_user_text(messages, template.format(answers=_list(others, cut), form=form))
 
 
 def aggregate_messages(
-    conversation: Sequence[LLMMessage], answers: Sequence[Shown], cut: Cut = unchanged
+    conversation: Sequence[LLMMessage],
+    answers: Sequence[Shown],
+    cut: Cut = unchanged,
+    form: str | None = None,
 ) -> list[LLMMessage]:
-    """An aggregation turn (mixture of agents) over `answers`."""
-    return _with_user_text(list(conversation), AGGREGATE.format(answers=_list(answers, cut)))
+    """An aggregation turn (mixture of agents) over `answers` (`form`: as for critique)."""
+    template = AGGREGATE if form is None else AGGREGATE_CONSTRAINED
+    return _with_user_text(
+        list(conversation), template.format(answers=_list(answers, cut), form=form)
+    )
 
 
 def answer_budget(*, context_size: int, max_tokens: int, frame_tokens: int, answers: int) -> int:

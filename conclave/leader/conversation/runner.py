@@ -34,7 +34,7 @@ from conclave.leader.conversation.participant import ConclaveParticipant, Style
 from conclave.leader.conversation.transcript import Transcript
 from conclave.leader.rounds import RoundContext
 from conclave.leader.types import Candidate, Participant
-from conclave.services.engine.types import SamplingParams
+from conclave.services.engine.types import NO_CONSTRAINT, Constraint, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ class ClientSource(Protocol):
     """Model clients for one round's participants."""
 
     def client(
-        self, participant: Participant, sampling: SamplingParams, timeout_s: float
+        self,
+        participant: Participant,
+        sampling: SamplingParams,
+        timeout_s: float,
+        constraint: Constraint = NO_CONSTRAINT,
     ) -> ChatCompletionClient: ...
 
     async def close(self) -> None: ...
@@ -64,7 +68,11 @@ class AgentServiceClients:
         self._clients = clients
 
     def client(
-        self, participant: Participant, sampling: SamplingParams, timeout_s: float
+        self,
+        participant: Participant,
+        sampling: SamplingParams,
+        timeout_s: float,
+        constraint: Constraint = NO_CONSTRAINT,
     ) -> ConclaveChatCompletionClient:
         return ConclaveChatCompletionClient(
             clients=self._clients,
@@ -78,6 +86,10 @@ class AgentServiceClients:
             seed=sampling.seed,
             stop=list(sampling.stop),
             timeout_s=timeout_s,
+            grammar=constraint.grammar,
+            json_schema=constraint.json_schema,
+            constrain_after=constraint.after,
+            allow_text=constraint.allow_text,
         )
 
     async def close(self) -> None:
@@ -137,11 +149,12 @@ def _members(
     timeout_s = ctx.request.participant_timeout_s
     out = []
     for index, participant in enumerate(ctx.participants):
-        sampling = ctx.spec(participant, ctx.messages).sampling
+        spec = ctx.spec(participant, ctx.messages)
+        sampling = spec.sampling
         out.append(
             ConclaveParticipant(
                 agent_name(index, participant.name),
-                source.client(participant, sampling, timeout_s),
+                source.client(participant, sampling, timeout_s, spec.constraint),
                 participant=participant.name,
                 service=participant.service,
                 style=plan.style,
@@ -150,6 +163,8 @@ def _members(
                 transcript=transcript,
                 timeout_s=timeout_s,
                 max_tokens=sampling.max_tokens,
+                shown=ctx.output.shown,
+                answer_form=ctx.output.critique_form(),
             )
         )
     return out

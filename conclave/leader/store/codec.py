@@ -17,8 +17,10 @@ from conclave.leader.types import (
     Candidate,
     Decision,
     Participant,
+    ResponseFormat,
     RoundRecord,
     RoundRequest,
+    ToolDefinition,
     VoteGroup,
 )
 
@@ -67,6 +69,9 @@ def to_rows(record: RoundRecord, answers: Sequence[str] | None = None) -> RoundR
             "dissent_json": dumps(list(decision.dissent)),
             "detail": decision.detail,
             "timings_json": dumps(record.timings),
+            "response_format_json": dumps(asdict(request.response_format)),
+            "tools_json": dumps([asdict(t) for t in request.tools]),
+            "tool_choice": request.tool_choice,
         },
         participants=[
             {"round_id": rid, "position": k, **asdict(p)} for k, p in enumerate(record.participants)
@@ -125,6 +130,9 @@ def from_rows(
         method=round_row["method"],
         params=json.loads(round_row["params_json"]),
         tags=json.loads(round_row["tags_json"]),
+        response_format=ResponseFormat(**json.loads(round_row["response_format_json"])),
+        tools=tuple(ToolDefinition(**t) for t in json.loads(round_row["tools_json"])),
+        tool_choice=round_row["tool_choice"],
         **rest,
     )
     decision = Decision(

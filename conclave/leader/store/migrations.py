@@ -99,7 +99,15 @@ _V3_PARTICIPANT_MODEL = """
 ALTER TABLE participants ADD COLUMN model TEXT NOT NULL DEFAULT '';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_TAGS, _V3_PARTICIPANT_MODEL)
+# v4: structured answers: the response format (with its JSON schema), the tools offered
+# and the tool choice of each round, as JSON (older rounds: plain text, no tools).
+_V4_STRUCTURED = """
+ALTER TABLE rounds ADD COLUMN response_format_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE rounds ADD COLUMN tools_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE rounds ADD COLUMN tool_choice TEXT NOT NULL DEFAULT '';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_TAGS, _V3_PARTICIPANT_MODEL, _V4_STRUCTURED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,6 +26,8 @@ step, which is the request's participant order):
    the extracted answer, then lowest index. ``fastest`` picks the lowest ``latency_ms``,
    then lowest index, and ranks its answer groups by their fastest member the same way.
    ``judge`` takes the judge's choice (its group first), else falls back to majority.
+   ``fields`` decides each field of a JSON object by majority (ties as in rule 1) and
+   picks the candidate agreeing on the most fields, then lowest index (``voting.fields``).
 
 One exception to "agreement = share of the winning group": ``quality`` has singleton
 groups, so it reports the share of votable candidates giving the winner's extracted
@@ -41,6 +43,7 @@ from types import MappingProxyType
 from conclave.errors import InvalidRequest
 from conclave.leader.voting import (
     fastest,
+    fields,
     judge,
     majority,
     quality,
@@ -48,7 +51,7 @@ from conclave.leader.voting import (
     two_phase,
     weighted,
 )
-from conclave.leader.voting.extract import EXTRACT_MODES, extract_answer
+from conclave.leader.voting.extract import ANSWER_MARKER, EXTRACT_MODES, extract_answer
 from conclave.leader.voting.judge import judge_prompt, parse_judge_reply
 from conclave.leader.voting.method import VoteFn, VotingMethod
 from conclave.leader.voting.params import VoteParams
@@ -65,6 +68,7 @@ METHODS: Mapping[str, VotingMethod] = MappingProxyType(
             weighted.METHOD,
             two_phase.METHOD,
             judge.METHOD,
+            fields.METHOD,
         )
     }
 )
@@ -81,6 +85,7 @@ def get_method(name: str) -> VotingMethod:
 
 
 __all__ = [
+    "ANSWER_MARKER",
     "EXTRACT_MODES",
     "METHODS",
     "VoteFn",

@@ -17,6 +17,11 @@ Modes:
   start of a line, then a text that is just "B".
 - ``first_line``: the first non-empty line, normalized.
 - ``text``: the whole text, normalized.
+- ``json``: a structured answer's canonical JSON (``voting.canonical``: keys sorted, no
+  whitespace, numbers normalized): of the whole text when it is one JSON value, else of
+  what follows the last ``ANSWER_MARKER`` line (a reason-first answer). Text that holds
+  no JSON answer is read as ``auto`` reads it (a plain answer where a tool call could
+  have been), so it agrees with no JSON answer.
 - ``auto``: an explicit final answer wins - the last ``\\boxed{X}``, else the last
   "answer is X" / "answer: X" (X up to the end of its sentence or line); X itself is read
   as an option letter if it is one, else as its number if it holds exactly one, else as
@@ -35,8 +40,11 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from conclave.errors import InvalidRequest
+from conclave.leader.voting.canonical import NO_VALUE, canonical, parse_json
 
-EXTRACT_MODES: tuple[str, ...] = ("auto", "number", "letter", "first_line", "text")
+EXTRACT_MODES: tuple[str, ...] = ("auto", "number", "letter", "first_line", "text", "json")
+# A reason-first answer: free text, then this marker at the start of a line, then the answer.
+ANSWER_MARKER = "Answer:"
 
 _NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.])-?\.\d+")
 _WRAPPERS = "*_`\"'“”‘’ "
@@ -145,10 +153,33 @@ def extract_answer(text: str, mode: str = "auto") -> str:
         return letter if letter is not None else normalize_text(text)
     if mode == "auto":
         return _extract_auto(text)
+    if mode == "json":
+        value = json_answer(text)
+        return canonical(value) if value is not NO_VALUE else _extract_auto(text)
     raise InvalidRequest(
         f"unknown answer extraction mode {mode!r}; known: {', '.join(EXTRACT_MODES)}",
         field="extract",
     )
+
+
+def split_reasoning(text: str) -> tuple[str, str]:
+    """(reasoning, answer) of a reason-first reply: the text before and after the last
+    line that starts with ANSWER_MARKER; ("", text) when there is none."""
+    cut = text.rfind("\n" + ANSWER_MARKER)
+    if cut < 0:
+        if text.startswith(ANSWER_MARKER):
+            return "", text[len(ANSWER_MARKER) :].strip()
+        return "", text
+    return text[:cut].strip(), text[cut + 1 + len(ANSWER_MARKER) :].strip()
+
+
+def json_answer(text: str):
+    """The JSON value a reply answers with (the whole text, else after the marker);
+    NO_VALUE when there is none."""
+    value = parse_json(text)
+    if value is NO_VALUE and ANSWER_MARKER in text:
+        value = parse_json(split_reasoning(text)[1])
+    return value
 
 
 def _extract_auto(text: str) -> str:
