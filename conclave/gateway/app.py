@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from conclave import __version__
 from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, NotFound, Overloaded, Unavailable
-from conclave.gateway import catalog
+from conclave.gateway import catalog, structured
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.limits import BodyLimit
@@ -109,10 +109,15 @@ def create_app(
     guarded = [Depends(authorize)]
 
     async def answer(
-        kind: Kind, request: SamplingFields, messages: list[tuple[str, str]]
+        kind: Kind,
+        request: SamplingFields,
+        messages: list[tuple[str, str]],
+        form: structured.AnswerForm = structured.PLAIN_FORM,
     ) -> Response:
         target = catalog.resolve(request.model)
         check_limits(request, messages, settings)
+        params = dict(request.conclave.params or {}) if request.conclave else {}
+        structured.check(form, messages, params)
         admission.enter()
         metrics.in_flight.set(admission.in_flight)
         released = False
@@ -126,9 +131,9 @@ def create_app(
 
         try:
             if not request.stream:
-                body = await service.complete(kind, request, target, messages)
+                body = await service.complete(kind, request, target, messages, form)
                 return _json(body, {ROUND_HEADER: body["conclave"]["round_id"]})
-            round_id, events = await service.open_stream(kind, request, target, messages)
+            round_id, events = await service.open_stream(kind, request, target, messages, form)
         except BaseException:
             release()
             raise
@@ -160,10 +165,8 @@ def create_app(
         summary="Chat completion by a strategy or one participant",
     )
     async def chat_completions(request: ChatCompletionRequest) -> Response:
-        messages = [
-            ("system" if m.role == "developer" else m.role, m.text()) for m in request.messages
-        ]
-        return await answer(CHAT, request, messages)
+        messages = structured.render_messages(request.messages)
+        return await answer(CHAT, request, messages, structured.answer_form(request))
 
     @app.post(
         "/v1/completions",

@@ -17,17 +17,20 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from conclave.errors import ConclaveError, InvalidRequest, Unavailable
+from conclave.gateway import structured
 from conclave.gateway.catalog import Target
 from conclave.gateway.errors import error_body
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import SamplingFields
 from conclave.gateway.settings import GatewaySettings
+from conclave.gateway.structured import PLAIN_FORM, AnswerForm
 from conclave.leader.client import LeaderClient
 from conclave.leader.events import CandidateText, RoundDecided, RoundEvent, RoundStarted
+from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, RoundRecord, RoundSpec
 
 MAX_STOP = 8
@@ -79,7 +82,10 @@ def check_limits(
 
 
 def round_spec(
-    request: SamplingFields, target: Target, messages: Sequence[tuple[str, str]]
+    request: SamplingFields,
+    target: Target,
+    messages: Sequence[tuple[str, str]],
+    form: AnswerForm = PLAIN_FORM,
 ) -> RoundSpec:
     options = request.conclave
     direct = target.participant is not None
@@ -108,6 +114,9 @@ def round_spec(
         params=dict(options.params or {}) if options else {},
         tags=tags,
         stop=tuple(request.stop_list()),
+        response_format=form.response_format,
+        tools=form.tools,
+        tool_choice=form.tool_choice,
     )
 
 
@@ -131,7 +140,29 @@ def choices(record: RoundRecord, *, n: int, direct: bool) -> list[dict[str, Any]
                 i for i, c in enumerate(candidates) if c.turn == last and c.finish_reason in FINISH
             ]
         picked = [candidates[i] for i in dict.fromkeys(order)][:n]
-    return [{"text": c.text, "finish_reason": FINISH.get(c.finish_reason, "stop")} for c in picked]
+    output = output_of(record)
+    out: list[dict[str, Any]] = []
+    for rank, c in enumerate(picked):
+        finish = FINISH.get(c.finish_reason, "stop")
+        if not output.structured:
+            out.append({"text": c.text, "finish_reason": finish})
+            continue
+        reply = output.read(c.text)
+        if rank == 0 and not direct and decision.method == "fields" and decision.answer:
+            # A field-by-field vote answers with the object of the winning values.
+            reply = replace(reply, content=decision.answer)
+        if reply.kind == "tool_call" and reply.valid:
+            finish = "tool_calls"
+        out.append({"text": reply.content, "finish_reason": finish, "reply": reply})
+    return out
+
+
+def output_of(record: RoundRecord) -> OutputSpec:
+    """How the round's replies read (its request was checked when the round began)."""
+    r = record.request
+    if r.response_format.type == "text" and not r.tools:
+        return PLAIN
+    return OutputSpec.of(r)
 
 
 def usage(record: RoundRecord) -> dict[str, int]:
@@ -181,7 +212,9 @@ def response_body(
             "finish_reason": choice["finish_reason"],
             "logprobs": None,
         }
-        if kind.chat:
+        if kind.chat and choice.get("reply") is not None:
+            entry["message"] = structured.message(choice["reply"], round_id=record.id, index=i)
+        elif kind.chat:
             entry["message"] = {"role": "assistant", "content": choice["text"]}
         else:
             entry["text"] = choice["text"]
@@ -210,8 +243,9 @@ class CompletionService:
         request: SamplingFields,
         target: Target,
         messages: Sequence[tuple[str, str]],
+        form: AnswerForm = PLAIN_FORM,
     ) -> dict[str, Any]:
-        spec = round_spec(request, target, messages)
+        spec = round_spec(request, target, messages, form)
         decided = None
         async for event in self._leader.run_round(spec, timeout=self._settings.request_timeout_s):
             if isinstance(event, RoundDecided):
@@ -228,12 +262,13 @@ class CompletionService:
         request: SamplingFields,
         target: Target,
         messages: Sequence[tuple[str, str]],
+        form: AnswerForm = PLAIN_FORM,
     ) -> tuple[str, AsyncIterator[str]]:
         """Starts the round and returns the round id and the SSE body — but only once some
         participant is producing text (or the round is decided). Until then a refusal
         (busy agents: 429, bad request: 400) is still a plain HTTP error: a client never
         gets a 200 stream that then fails for a reason known up front."""
-        spec = round_spec(request, target, messages)
+        spec = round_spec(request, target, messages, form)
         items = self._leader.run_round(spec, timeout=self._settings.request_timeout_s)
         try:
             first = await anext(items)
@@ -246,7 +281,7 @@ class CompletionService:
             await items.aclose()
             raise
         return first.round_id, self._sse(
-            kind, request, target, first.round_id, _prepend(early, items)
+            kind, request, target, first.round_id, _prepend(early, items), live=not form.shaped
         )
 
     async def _sse(
@@ -256,14 +291,22 @@ class CompletionService:
         target: Target,
         round_id: str,
         items: AsyncIterator[RoundEvent],
+        *,
+        live: bool = True,
     ) -> AsyncIterator[str]:
+        """`live`: a direct round streams its text as it is generated; a structured one
+        (JSON to canonicalize, a call to shape) streams its answer once it is read."""
         direct = target.participant is not None
         created = int(time.time())
         chunk_id = kind.id_prefix + round_id
 
-        def chunk(index: int, text: str | None, finish: str | None) -> str:
+        def chunk(
+            index: int, text: str | None, finish: str | None, delta: dict | None = None
+        ) -> str:
             choice: dict[str, Any] = {"index": index, "finish_reason": finish, "logprobs": None}
-            if kind.chat:
+            if kind.chat and delta is not None:
+                choice["delta"] = delta
+            elif kind.chat:
                 choice["delta"] = {} if text is None else {"role": "assistant", "content": text}
             else:
                 choice["text"] = text or ""
@@ -282,7 +325,7 @@ class CompletionService:
             async for item in _with_keepalive(items, self._settings.keepalive_s):
                 if item is None:
                     yield ": keep-alive\n\n"  # a vote is running; nothing to say yet
-                elif isinstance(item, CandidateText) and direct and item.turn == 0:
+                elif isinstance(item, CandidateText) and direct and live and item.turn == 0:
                     if item.sample_index < request.n and item.text:
                         yield chunk(item.sample_index, item.text, None)
                 elif isinstance(item, RoundDecided):
@@ -291,7 +334,16 @@ class CompletionService:
             self._metrics.round_done(decided)
             picked = choices(decided, n=request.n, direct=direct)
             for index, choice in enumerate(picked):
-                if not direct:
+                reply = choice.get("reply")
+                if kind.chat and reply is not None:
+                    message = structured.message(reply, round_id=round_id, index=index)
+                    if message.get("tool_calls"):
+                        calls = [{"index": 0, **message["tool_calls"][0]}]
+                        delta = {"role": "assistant", "content": None, "tool_calls": calls}
+                    else:
+                        delta = message
+                    yield chunk(index, None, None, delta)
+                elif not (direct and live):
                     yield chunk(index, choice["text"], None)
                 yield chunk(index, None, choice["finish_reason"])
             if request.stream_options and request.stream_options.include_usage:
