@@ -242,3 +242,48 @@ def test_bad_schemas_and_tools_are_400s_naming_the_field(client, gateway):
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["param"] == "tools[0].function.parameters"
+
+
+async def test_an_autogen_assistant_calls_its_function_tool_and_finishes(gateway):
+    from autogen_agentchat.agents import AssistantAgent
+    from autogen_agentchat.messages import ToolCallExecutionEvent, ToolCallSummaryMessage
+    from autogen_core.models import ModelFamily
+    from autogen_core.tools import FunctionTool
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    calls: list[str] = []
+
+    async def weather(city: str) -> str:
+        """The current weather in a city."""
+        calls.append(city)
+        return f"It is sunny in {city}."
+
+    client = OpenAIChatCompletionClient(
+        model="conclave-vote",
+        base_url=gateway.url + "/v1",
+        api_key="unused",
+        max_retries=0,
+        max_tokens=64,
+        seed=7,
+        model_info={
+            "vision": False,
+            "function_calling": True,
+            "json_output": True,
+            "structured_output": True,
+            "family": ModelFamily.UNKNOWN,
+        },
+    )
+    agent = AssistantAgent(
+        "assistant",
+        model_client=client,
+        tools=[FunctionTool(weather, description="The current weather in a city.")],
+        system_message="You answer questions about the weather with the weather tool.",
+    )
+    try:
+        result = await agent.run(task="What is the weather in Paris? Use the weather tool.")
+    finally:
+        await client.close()
+    assert calls and all(isinstance(city, str) for city in calls)
+    assert any(isinstance(m, ToolCallExecutionEvent) for m in result.messages)
+    assert isinstance(result.messages[-1], ToolCallSummaryMessage)
+    assert result.messages[-1].content.startswith("It is sunny")

@@ -178,15 +178,20 @@ def test_a_reply_cut_off_mid_json_does_not_vote() -> None:
 def test_tools_auto_is_a_call_or_plain_text() -> None:
     out = spec(tools=(WEATHER, TIME))
     constraint = out.constraint()
-    assert constraint.allow_text
-    names = [o["properties"]["name"]["const"] for o in json.loads(constraint.json_schema)["anyOf"]]
+    options = json.loads(constraint.json_schema)["anyOf"]
+    names = [o["properties"]["name"]["const"] for o in options[:-1]]
     assert names == ["get_weather", "get_time"]
+    assert options[-1]["required"] == ["response"]  # a plain answer, as JSON
+    answer = out.read('{"response": "It is sunny."}')
+    assert answer.kind == "text" and answer.content == "It is sunny." and answer.valid
     call = out.read('{"name": "get_weather", "arguments": {"city": "Paris"}}')
     assert call.kind == "tool_call" and call.tool == "get_weather"
     assert call.arguments == '{"city":"Paris"}'
     assert out.read("It is sunny.").kind == "text" and out.read("It is sunny.").valid
     assert not out.read('{"name": "launch", "arguments": {}}').valid  # no such tool
-    assert "get_weather" in out.instructions() and "plain text" in out.instructions()
+    assert "get_weather" in out.instructions() and '{"response"' in out.instructions()
+    forced = spec(tools=(WEATHER,), tool_choice="required")
+    assert not forced.read('{"response": "no"}').valid
 
 
 def test_a_named_tool_choice_offers_that_tool_alone_and_forces_the_call() -> None:

@@ -159,14 +159,14 @@ async def test_a_tool_round_votes_on_the_call(tmp_path: Path) -> None:
         {
             "a": '{"name": "get_weather", "arguments": {"city": "Paris"}}',
             "b": '{"arguments": {"city": "Paris"}, "name": "get_weather"}',
-            "c": "It is sunny.",
+            "c": '{"response": "It is sunny."}',
         },
     )
     request = RoundRequest(
         messages=(("user", "Weather in Paris?"),), strategy="vote", tools=(weather,)
     )
     record = await decide(run, request)
-    assert all(call.constraint.allow_text for call in clients.calls)
+    assert all("response" in call.constraint.json_schema for call in clients.calls)
     assert json.loads(record.decision.answer) == {
         "name": "get_weather",
         "arguments": {"city": "Paris"},

@@ -19,6 +19,8 @@ from conclave.leader.types import ToolDefinition
 from conclave.leader.voting.extract import ANSWER_MARKER
 
 CALL_SHAPE = '{"name": "<tool name>", "arguments": {<its arguments>}}'
+RESPONSE_KEY = "response"
+RESPONSE_SHAPE = f'{{"{RESPONSE_KEY}": "<your answer>"}}'
 REASON_FIRST = (
     "First think the question through in one short paragraph. Then, on a new line, "
     f'write "{ANSWER_MARKER}" followed by {{answer}}.'
@@ -60,10 +62,10 @@ def tool_instructions(
     catalog = tool_catalog(tools, parameters)
     if choice == "auto":
         head = f"You can call one of these tools:\n{catalog}\n"
-        answer = f"either a tool call, a JSON object {CALL_SHAPE}, or your answer in plain text"
+        answer = f"either a tool call, a JSON object {CALL_SHAPE}, or {RESPONSE_SHAPE}"
         direct = (
             f"To call a tool, reply with only a JSON object {CALL_SHAPE}. "
-            "If no tool is needed, answer in plain text."
+            f"If no tool is needed, reply with {RESPONSE_SHAPE}."
         )
     else:
         forced = "one of these tools" if choice == "required" else f"the tool {choice}"
@@ -78,7 +80,7 @@ def critique_form(*, json_answer: bool, choice: str) -> str:
     if json_answer:
         return "as JSON in the same form"
     if choice == "auto":
-        return f"either a tool call as a JSON object {CALL_SHAPE} or a plain-text answer"
+        return f"either a tool call as a JSON object {CALL_SHAPE} or {RESPONSE_SHAPE}"
     return f"a tool call as a JSON object {CALL_SHAPE}"
 
 

@@ -40,6 +40,13 @@ ANSWER_FORMATS = ("direct", "reason_first")
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOOLS = 64
 FUNCTION_PREFIX = "function:"
+RESPONSE_KEY = render.RESPONSE_KEY  # tool_choice auto: a plain answer, as JSON
+RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {RESPONSE_KEY: {"type": "string"}},
+    "required": [RESPONSE_KEY],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +161,17 @@ class OutputSpec:
             for t, p in zip(self.tools, self.parameters, strict=True)
             if self.choice in ("auto", "required") or t.name == self.forced_tool
         ]
-        return Constraint(
-            json_schema=_dumps(call_envelope(offered)),
-            after=after,
-            allow_text=self.choice == "auto",
-        )
+        envelope = call_envelope(offered)
+        if self.choice == "auto":
+            # A plain answer is JSON too, `{"response": "..."}` (llama.cpp's generic tool
+            # format): a small model then picks a call or an answer by the key it writes,
+            # right after the catalog, instead of by its first free token.
+            defs = envelope.pop("$defs", None)
+            options = envelope.get("anyOf", [envelope])
+            envelope = {"anyOf": [*options, RESPONSE_SCHEMA]}
+            if defs:
+                envelope["$defs"] = defs
+        return Constraint(json_schema=_dumps(envelope), after=after)
 
     def instructions(self) -> str:
         """The system text that tells the voices the answer's form ("" for plain text)."""
@@ -211,6 +224,11 @@ class OutputSpec:
                 return Reply("text", answer, reasoning)
             return Reply("text", answer, reasoning, problem="no tool call, and one is required")
         value = parse_json(answer)
+        if isinstance(value, dict) and set(value) == {RESPONSE_KEY}:
+            text = value[RESPONSE_KEY]
+            if self.choice != "auto" or not isinstance(text, str):
+                return Reply("text", answer, reasoning, problem="no tool call, and one is required")
+            return Reply("text", text, reasoning)
         if not isinstance(value, dict) or not isinstance(value.get("arguments"), dict):
             return Reply("tool_call", answer, reasoning, problem="not a whole tool call (cut off?)")
         name = value.get("name")
