@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from conclave import __version__
 from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, NotFound, Overloaded, Unavailable
-from conclave.gateway import catalog, structured
+from conclave.gateway import catalog, structured, unsupported
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.limits import BodyLimit
@@ -165,6 +165,9 @@ def create_app(
         summary="Chat completion by a strategy or one participant",
     )
     async def chat_completions(request: ChatCompletionRequest) -> Response:
+        unsupported.refuse(request.model_extra, unsupported.REQUEST, "")
+        for i, m in enumerate(request.messages):
+            unsupported.refuse(m.model_extra, unsupported.MESSAGE, f"messages[{i}].")
         messages = structured.render_messages(request.messages)
         return await answer(CHAT, request, messages, structured.answer_form(request))
 
@@ -175,6 +178,7 @@ def create_app(
         summary="Text completion (the prompt is sent as one user turn)",
     )
     async def completions(request: CompletionRequest) -> Response:
+        unsupported.refuse(request.model_extra, unsupported.REQUEST, "")
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         return await answer(TEXT, request, [("user", prompt)])
 

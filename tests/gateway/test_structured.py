@@ -256,3 +256,49 @@ def test_the_round_shows_the_call_each_voice_proposed(client, leader):
     body = client.post(CHAT, json=chat(tools=[WEATHER])).json()
     votes = body["conclave"]["votes"]
     assert votes[0]["members"] == [0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+        ({"made_up": 1}, "made_up"),
+        (
+            {"messages": [{"role": "user", "content": "q", "refusal": "no"}]},
+            "messages[0].refusal",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}
+                ]
+            },
+            "messages.0.content",
+        ),
+    ],
+)
+def test_fields_conclave_does_not_implement_are_400s_naming_them(client, fields, param):
+    response = client.post(CHAT, json=chat(**fields))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"].startswith(param)
+
+
+def test_fields_sent_at_the_value_that_asks_for_nothing_are_accepted(client, leader):
+    leader.reply = "fine"
+    neutral = {
+        "logprobs": False,
+        "frequency_penalty": 0,
+        "presence_penalty": 0.0,
+        "logit_bias": {},
+        "audio": None,
+        "store": False,
+        "messages": [{"role": "user", "content": "q", "refusal": None, "name": "me"}],
+    }
+    assert client.post(CHAT, json=chat(**neutral)).status_code == 200
+    legacy = {"model": "conclave-vote", "prompt": "q", "echo": True}
+    assert client.post("/v1/completions", json=legacy).json()["error"]["param"] == "echo"
