@@ -46,6 +46,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             "round wall time minus the slowest participant's own generation",
         ),
         Benchmark(
+            "constrained",
+            "bench.constrained",
+            "grammar compile time; 4 concurrent constrained vs unconstrained streams (tok/s)",
+        ),
+        Benchmark(
             "gateway_latency",
             "bench.gateway_latency",
             "gateway path vs leader direct (added latency); requests/s with 32 clients",
