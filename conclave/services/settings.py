@@ -143,7 +143,7 @@ class AgentSettings(ConclaveSettings):
     )
     batch_size: int = Field(512, ge=32, le=8192, description="Tokens decoded in one step at most.")
     prefill_chunk: int = Field(
-        64,
+        32,
         ge=16,
         le=8192,
         description="Prompt tokens prefilled per step, so running streams keep flowing; "

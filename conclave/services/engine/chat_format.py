@@ -182,6 +182,7 @@ def choose_chat_format(
     identity: ModelIdentity,
     *,
     override: str | None = None,
+    override_reason: str = "set by chat_format",
     bos_text: str = "",
     eos_text: str = "",
     demonstrations: Sequence[Demonstration] = DEFAULT_DEMONSTRATIONS,
@@ -195,7 +196,7 @@ def choose_chat_format(
     if override:
         if override not in NAMED_FORMATS:
             raise ValueError(f"unknown chat format {override!r}; known: {', '.join(NAMED_FORMATS)}")
-        return ChatFormatChoice(named(override), "set by chat_format")
+        return ChatFormatChoice(named(override), override_reason)
     if identity.template:
         return ChatFormatChoice(
             GgufTemplateFormat(identity.template, bos_text, eos_text), "the GGUF's chat template"
