@@ -1,31 +1,34 @@
 """Issue 13: answer quality. Does a team of small local models beat one of its voices?
 
 Every shipped task (capitals, mixed facts, generated sums and products, multiple choice,
-yes/no) is asked of three teams on one agent service (a subprocess serving both bundled
-models, as `conclave up` does), through the leader's real RoundRunner:
+yes/no) is asked of teams of seven voices on one agent service (a subprocess serving
+both bundled models, as `conclave up` does), through the leader's real RoundRunner:
 
-- `gemma`: seven voices of Gemma 3 270M (a base model, completion-style chat format);
-- `smollm2`: seven voices of SmolLM2-135M-Instruct;
+- `gemma`: Gemma 3 270M (a base model, completion-style chat format);
+- `smollm2`: SmolLM2-135M-Instruct in the completion format (what it serves by default);
+- `smollm2-template`: the same model through its own chat template (one voice and votes
+  only: the evidence for the format SmolLM2 is served in);
 - `mixed`: the two models alternating (gemma, smollm2, gemma, ...).
 
 What each team is asked, per item (plays):
 
 - `votes`: all seven voices at once, early stop off, majority vote. The first 1, 3, 5
   and 7 voices of this round give "one voice" (the mean over the seven voices, each
-  scored alone), "vote of 3/5/7": a vote over the first k voices is exactly the round
+  scored alone) and "vote of 3/5/7": a vote over the first k voices is exactly the round
   those k voices would have had (voices do not see each other, each has its own seed);
 - `greedy`: one voice at temperature 0 (what a user of one model would get at best);
 - `parallel`: three voices, one critique turn, then a majority vote;
 - `moa`: three proposers, the first aggregates;
-- `judge`: three voices, the first picks the most consistent answer;
-- on every `COST_EVERY`-th item also real votes of 1, 3, 5 and 7 voices with early stop
-  on, as the product runs them: their wall time is the cost column of "one voice" and
-  "vote of k".
+- `judge`: three voices, the first picks the most consistent answer.
+
+The plays of one item run at once (as a busy swarm would), so their wall times overlap;
+cost is measured apart: on every `COST_EVERY`-th item each play runs again alone, one
+round at a time, and votes of 1, 3, 5 and 7 voices with early stop on, as the product
+runs them. Those rounds give the "wall s / answer" column; tokens are every candidate's
+prompt and completion tokens per decided answer, over all items.
 
 Accuracy is over items with a 95 % bootstrap interval; "vs one voice" is the paired
-difference to the same team's one voice, with its interval. Tokens are every candidate's
-prompt and completion tokens per decided answer; wall time is the round's. Plays are
-interleaved per item and rotated, so a slow spell of the machine hits them alike.
+difference to the same team's one voice, with its interval.
 
 `python -m bench quality [--quick]` (or `make bench ARGS=quality`) prints the tables,
 saves bench/results/quality.md and .json, and draws bench/results/quality.png.
@@ -37,8 +40,10 @@ import asyncio
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import yaml
 
 from bench.agent_server import AgentProcess, agent_settings
 from bench.order import rotated
@@ -91,10 +96,32 @@ TASKS: tuple[Task, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class Play:
+    id: str
+    strategy: str
+    voices: int
+    method: str = "majority"
+    params: dict[str, str] = field(default_factory=dict)
+    greedy: bool = False
+
+
+VOTES = Play("votes", "vote", VOICES, params={"early_stop": "false"})
+GREEDY = Play("greedy", "vote", 1, greedy=True)
+CONVERSATIONS: tuple[Play, ...] = (
+    Play("parallel", "parallel", 3, params={"critique_rounds": "1", "stop_on_agreement": "false"}),
+    Play("moa", "moa", 3, params={"layers": "1"}),
+    Play("judge", "vote", 3, method="judge"),
+)
+# Alone, one round at a time, on every COST_EVERY-th item: the wall time of each way.
+COST_VOTES: tuple[Play, ...] = tuple(Play(f"cost-{k}", "vote", k) for k in (1, 3, 5, VOICES))
+
+
+@dataclass(frozen=True, slots=True)
 class Team:
     name: str
     models: tuple[str, ...]  # one per voice, in voice order
     temperature: float
+    plays: tuple[Play, ...] = (VOTES, GREEDY, *CONVERSATIONS)
 
     def participant(self, i: int) -> str:
         return f"{self.name}-{i + 1}"
@@ -104,37 +131,20 @@ def _alternating(*models: str) -> tuple[str, ...]:
     return tuple(models[i % len(models)] for i in range(VOICES))
 
 
+# Model ids of the bench's agent (AGENT_MODELS): both bundled models, SmolLM2 twice.
+SMOLLM2_TEMPLATE = "smollm2-template"
+AGENT_MODELS = (
+    {"id": GEMMA.id, "path": GEMMA.id},
+    {"id": SMOLLM2.id, "path": SMOLLM2.id},
+    {"id": SMOLLM2_TEMPLATE, "path": SMOLLM2.id, "chat_format": "template"},
+)
 TEAMS: tuple[Team, ...] = (
     Team("gemma", _alternating(GEMMA.id), 0.5),
     Team("smollm2", _alternating(SMOLLM2.id), 0.5),
+    Team("smollm2-template", _alternating(SMOLLM2_TEMPLATE), 0.5, plays=(VOTES, GREEDY)),
     Team("mixed", _alternating(GEMMA.id, SMOLLM2.id), 0.5),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    id: str
-    strategy: str
-    voices: int
-    method: str = "majority"
-    params: dict[str, str] = field(default_factory=dict)
-    greedy: bool = False
-    every: int = 1  # asked on every n-th item only
-
-    def runs_on(self, item_index: int) -> bool:
-        return item_index % self.every == 0
-
-
 DEFAULT_TEAM = "gemma"  # the team whose voices `conclave up` starts
-
-PLAYS: tuple[Play, ...] = (
-    Play("votes", "vote", VOICES, params={"early_stop": "false"}),
-    Play("greedy", "vote", 1, greedy=True),
-    Play("parallel", "parallel", 3, params={"critique_rounds": "1", "stop_on_agreement": "false"}),
-    Play("moa", "moa", 3, params={"layers": "1"}),
-    Play("judge", "vote", 3, method="judge"),
-    *(Play(f"cost-{k}", "vote", k, every=COST_EVERY) for k in (1, 3, 5, 7)),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +161,7 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     answer: str
+    alone: bool = False  # a cost round: asked with nothing else running
     # `votes` only: each voice's correctness and tokens, and the first-k votes.
     voices_correct: tuple[bool, ...] = ()
     voices_tokens: tuple[int, ...] = ()
@@ -241,33 +252,45 @@ async def measure(address: str, tasks: dict[str, list[Item]], db: Path) -> list[
         clients=clients, store=store, participants=registry, strategies=default_strategies()
     )
     answers: list[Answer] = []
+
+    async def one(
+        task: str, team: Team, play: Play, item: Item, index: int, alone: bool = False
+    ) -> Answer:
+        got = await ask(runner, team, play, item, seed=SEED + index)
+        if isinstance(got, str):
+            answer = _failed(task, team, play, item, got)
+        else:
+            answer = answer_of(task, team, play, item, got)
+        return replace(answer, alone=alone)
+
     try:
-        # Warm-up (not measured): load both models, page their weights in, fill the caches.
-        for team in TEAMS:
-            await ask(runner, team, PLAYS[0], next(iter(tasks.values()))[0], seed=-1 + SEED)
+        # Warm-up (not measured): load every model, page the weights in, fill the caches.
+        first = next(iter(tasks.values()))[0]
+        await asyncio.gather(*(ask(runner, team, VOTES, first, seed=SEED - 1) for team in TEAMS))
         turn = 0
         started = time.monotonic()
-        for task_name, items in tasks.items():
+        for task, items in tasks.items():
             for index, item in enumerate(items):
-                for team in rotated(TEAMS, turn):
-                    for play in rotated([p for p in PLAYS if p.runs_on(index)], turn):
-                        got = await ask(runner, team, play, item, seed=SEED + index)
-                        if isinstance(got, str):
-                            answers.append(_failed(task_name, team, play, item, got))
-                        else:
-                            answers.append(answer_of(task_name, team, play, item, got))
-                turn += 1
-                log.info(
-                    "%s %d/%d done (%.0f s so far)",
-                    task_name,
-                    index + 1,
-                    len(items),
-                    time.monotonic() - started,
+                answers += await asyncio.gather(
+                    *(one(task, t, p, item, index) for t in TEAMS for p in t.plays)
                 )
+                if index % COST_EVERY == 0:
+                    for team in rotated(TEAMS, turn):
+                        costs = [*COST_VOTES, GREEDY, *CONVERSATIONS]
+                        for play in rotated([p for p in costs if _plays(team, p)], turn):
+                            answers.append(await one(task, team, play, item, index, alone=True))
+                turn += 1
+                elapsed = time.monotonic() - started
+                log.info("%s %d/%d (%.0f s)", task, index + 1, len(items), elapsed)
     finally:
         await clients.close()
         store.close()
     return answers
+
+
+def _plays(team: Team, play: Play) -> bool:
+    """Whether `team` is asked `play` (a cost play stands for the team's votes)."""
+    return play in team.plays or (play in COST_VOTES and VOTES in team.plays)
 
 
 def _failed(task: str, team: Team, play: Play, item: Item, error: str) -> Answer:
@@ -278,7 +301,11 @@ def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
     options = options or Options(quick=quick)
     tasks = load_tasks(QUICK_ITEMS if options.quick else None)
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
-        settings = agent_settings("bench-quality", slots=AGENT_SLOTS)
+        config = Path(tmp) / "agent.yaml"
+        config.write_text(yaml.safe_dump({"models": list(AGENT_MODELS), "queue_limit": 256}))
+        settings = agent_settings("bench-quality", slots=AGENT_SLOTS).model_copy(
+            update={"config_file": config}
+        )
         agent = AgentProcess(settings, Path(tmp))
         with ProcessGroup(agent):
             address = agent.wait_ready()
@@ -301,7 +328,7 @@ def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
             "teams": "; ".join(
                 f"{t.name}: {', '.join(t.models)} at T {t.temperature}" for t in TEAMS
             ),
-            "plays": ", ".join(p.id for p in PLAYS),
+            "plays": ", ".join(p.id for p in (VOTES, GREEDY, *CONVERSATIONS)),
             "max_tokens": MAX_TOKENS,
             "seed": SEED,
             "agent_slots": AGENT_SLOTS,

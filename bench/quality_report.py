@@ -56,13 +56,15 @@ class _Answers:
 
     def __init__(self, answers: Sequence[Answer], items: Sequence[Item]) -> None:
         self._items = [i.id for i in items]
-        self._by: dict[tuple[str, str], Answer] = {(a.play, a.item): a for a in answers}
+        self._by = {(a.play, a.item): a for a in answers if not a.alone}
+        self._alone = [a for a in answers if a.alone]
 
     def of(self, play: str) -> list[Answer | None]:
         return [self._by.get((play, item)) for item in self._items]
 
     def walls(self, play: str) -> list[float]:
-        return [a.wall_s for a in self.of(play) if a is not None and a.status == "decided"]
+        """Wall times of the play's rounds asked alone (the cost sample)."""
+        return [a.wall_s for a in self._alone if a.play == play and a.status == "decided"]
 
     def scores(self, play: str, pick: Callable[[Answer], float]) -> list[float]:
         """`pick` of each item's answer; an item whose round failed scores 0."""
@@ -71,7 +73,8 @@ class _Answers:
         ]
 
 
-def rows_of(answers: _Answers, voices: int) -> list[Row]:
+def rows_of(answers: _Answers, voices: int, plays: set[str]) -> list[Row]:
+    """The ways one team answered: one voice and the votes, then the other plays it ran."""
     votes = [a for a in answers.of("votes") if a is not None and a.voices_correct]
 
     def play_row(label: str, play: str) -> Row:
@@ -103,9 +106,13 @@ def rows_of(answers: _Answers, voices: int) -> list[Row]:
             )
         )
     rows += [
-        play_row("parallel critique (3 voices, 1 turn)", "parallel"),
-        play_row("moa (3 proposers, 1 aggregator)", "moa"),
-        play_row("judge (3 voices, one judges)", "judge"),
+        play_row(label, play)
+        for label, play in (
+            ("parallel critique (3 voices, 1 turn)", "parallel"),
+            ("moa (3 proposers, 1 aggregator)", "moa"),
+            ("judge (3 voices, one judges)", "judge"),
+        )
+        if play in plays
     ]
     return rows
 
@@ -135,7 +142,7 @@ def summarize(
         table_rows = []
         for team in teams:
             mine = _Answers([a for a in answers if a.task == task and a.team == team.name], items)
-            rows = rows_of(mine, voices)
+            rows = rows_of(mine, voices, {p.id for p in team.plays})
             base = rows[0]
             singles[(task, team.name)] = mean_interval(base.scores)
             for row in rows:
