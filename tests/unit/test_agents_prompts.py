@@ -78,8 +78,7 @@ def test_critique_shows_own_answer_as_the_assistant_turn_and_lists_the_others():
     # The others' answers, without their names (small models copy names into answers),
     # then the question again: small models answer the last question they read.
     assert last.content == (
-        "Other participants answered:\n- It is 4.\n- 4\n\nSome of these may be wrong. "
-        "What is 2+2?"
+        "Other participants answered:\n- It is 4.\n- 4\n\nSome of these may be wrong. What is 2+2?"
     )
     assert "skeptic" not in last.content
 
