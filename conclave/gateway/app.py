@@ -210,7 +210,7 @@ def create_app(
                         conclave={
                             "agent": agent.name,
                             "address": agent.address,
-                            "model": agent.model,
+                            "model": agent.participant_models.get(name) or agent.model,
                         },
                     )
                 )

@@ -36,6 +36,7 @@ from conclave.services.engine.types import ChatMessage, SamplingParams
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 16
+JUDGE_MAX_TOKENS = 24  # the judge repeats an answer (or names its number)
 
 
 @dataclass
@@ -118,15 +119,6 @@ class RoundContext:
 
 # A strategy runs its turns and returns the candidates the vote is over.
 Strategy = Callable[[RoundContext], Awaitable[list[Candidate]]]
-
-
-async def vote_strategy(ctx: RoundContext) -> list[Candidate]:
-    """Everyone answers at once, k samples each; stragglers stop once the vote is settled."""
-    specs = [
-        ctx.spec(p, ctx.messages, samples=ctx.request.samples_per_participant)
-        for p in ctx.participants
-    ]
-    return await ctx.turn(specs, turn=0, settled=ctx.early_stop())
 
 
 def new_round_id() -> str:
@@ -288,7 +280,7 @@ class RoundRunner:
             participant=judge,
             messages=(ChatMessage("user", judge_prompt(question, voters)),),
             samples=1,
-            sampling=SamplingParams(max_tokens=8, temperature=0.0),
+            sampling=SamplingParams(max_tokens=JUDGE_MAX_TOKENS, temperature=0.0),
         )
         replies = await fan_out(
             self._clients,
@@ -299,7 +291,7 @@ class RoundRunner:
             emit=lambda _: None,
         )
         reply = replies[0].text if replies and replies[0].ok else ""
-        return parse_judge_reply(reply, voters), reply
+        return parse_judge_reply(reply, voters, ctx.vote_params.extract), reply
 
     def _answers(self, ctx: RoundContext) -> list[str]:
         return [
@@ -373,4 +365,4 @@ def _reindex(decision: Decision, voters: list[Candidate], everyone: list[Candida
     )
 
 
-__all__ = ["CandidateDone", "RoundContext", "RoundRunner", "Strategy", "vote_strategy"]
+__all__ = ["CandidateDone", "RoundContext", "RoundRunner", "Strategy"]

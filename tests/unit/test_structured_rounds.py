@@ -16,8 +16,9 @@ from conclave.errors import InvalidRequest
 from conclave.leader.discovery.directory import AgentDirectory, AgentEntry
 from conclave.leader.events import RoundDecided
 from conclave.leader.participants import ParticipantRegistry
-from conclave.leader.rounds import RoundRunner, vote_strategy
+from conclave.leader.rounds import RoundRunner
 from conclave.leader.store import RoundStore
+from conclave.leader.strategies.vote import vote_strategy
 from conclave.leader.types import ResponseFormat, RoundRecord, RoundRequest, ToolDefinition
 from conclave.services.engine.types import (
     Delta,
