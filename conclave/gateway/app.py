@@ -195,6 +195,9 @@ def create_app(
         except (Unavailable, NotFound):
             listed = []
         for agent in listed:
+            # Every model the agent serves (a voice asks for one; `model` on a round's
+            # participant may name any of them).
+            served = [m["id"] for m in (agent.info or {}).get("models", [])]
             for name in agent.participants:
                 cards.append(
                     ModelCard(
@@ -204,6 +207,7 @@ def create_app(
                             "agent": agent.name,
                             "address": agent.address,
                             "model": agent.participant_models.get(name) or agent.model,
+                            "agent_models": served,
                         },
                     )
                 )
