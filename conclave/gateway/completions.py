@@ -221,19 +221,11 @@ class CompletionService:
         spec: RoundSpec,
         on_event: Callable[[RoundEvent], Awaitable[None]] | None = None,
     ) -> RoundRecord:
-        """Runs the round to its decision (every door's whole answer); `on_event` sees
-        each event on the way (MCP's progress notifications)."""
-        decided = None
-        # aclosing: a caller cancelled inside `on_event` still ends the leader call (and
-        # with it the round's generations) now, not when the generator is collected.
-        events = self._leader.run_round(spec, timeout=self._settings.request_timeout_s)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if on_event is not None:
-                    await on_event(event)
-                if isinstance(event, RoundDecided):
-                    decided = event.record
-        assert decided is not None  # run_round ends with the decided round or raises
+        """Runs the round to its decision (every door's whole answer), counted in the
+        metrics; `on_event` sees each event on the way (MCP's progress notifications)."""
+        decided = await self._leader.decide(
+            spec, timeout=self._settings.request_timeout_s, on_event=on_event
+        )
         self._metrics.round_done(decided)
         return decided
 
