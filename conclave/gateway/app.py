@@ -18,8 +18,9 @@ from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, NotFound, Unavailable
 from conclave.gateway import catalog
 from conclave.gateway.admission import Admission
+from conclave.gateway.anthropic import routes as anthropic
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
-from conclave.gateway.door import ROUND_HEADER, agent_address, json_answer, sse_answer
+from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.limits import BodyLimit
 from conclave.gateway.metrics import Metrics
@@ -69,8 +70,10 @@ def create_app(
         "open. See docs/gateway.md.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_error_handlers(app, settings.retry_after_s)
+    # Each door's errors in its own API's shape (the status always from the one table).
+    shapers = {**anthropic.SHAPERS}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, shapers=shapers)
+    install_error_handlers(app, settings.retry_after_s, shapers)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -86,9 +89,14 @@ def create_app(
         if settings.api_key is None:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            # Anthropic's clients send the key as `x-api-key`.
+            token = request.headers.get("x-api-key", "")
         expected = settings.api_key.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise AuthenticationFailed("a valid API key is required: Authorization: Bearer KEY")
+        if not token or not hmac.compare_digest(token.strip().encode(), expected):
+            raise AuthenticationFailed(
+                "a valid API key is required: Authorization: Bearer KEY (or x-api-key: KEY)"
+            )
 
     guarded = [Depends(authorize)]
 
@@ -128,6 +136,9 @@ def create_app(
     async def completions(request: CompletionRequest) -> Response:
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         return await answer(TEXT, request, [("user", prompt)])
+
+    door = Door(settings, leader, agent_clients, service, admission)
+    app.include_router(anthropic.router(door), dependencies=guarded, responses=ERRORS)
 
     @app.get("/v1/models", dependencies=guarded, response_model=ModelList)
     async def models() -> ModelList:
