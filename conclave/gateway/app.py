@@ -33,6 +33,7 @@ from conclave.gateway.protocol import (
     ModelList,
     SamplingFields,
 )
+from conclave.gateway.responses import routes as responses
 from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
@@ -139,6 +140,7 @@ def create_app(
 
     door = Door(settings, leader, agent_clients, service, admission)
     app.include_router(anthropic.router(door), dependencies=guarded, responses=ERRORS)
+    app.include_router(responses.router(door), dependencies=guarded, responses=ERRORS)
 
     @app.get("/v1/models", dependencies=guarded, response_model=ModelList)
     async def models() -> ModelList:
