@@ -7,7 +7,8 @@ has been sent (or its client has gone), a whole answer until it is built.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Response
@@ -30,6 +31,15 @@ class Admission:
 
     def leave(self) -> None:
         self._count(-1)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """One place for the duration of the block (an MCP tool call's round)."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
 
     def _count(self, step: int) -> None:
         self.in_flight += step

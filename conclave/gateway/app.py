@@ -23,6 +23,7 @@ from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, ch
 from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.limits import BodyLimit
+from conclave.gateway.mcp.http import McpEndpoint
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import (
     ChatCompletionRequest,
@@ -59,7 +60,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.running():
+            yield
         await leader.close()
         await agent_clients.close()
         await channels.close()
@@ -141,6 +143,8 @@ def create_app(
     door = Door(settings, leader, agent_clients, service, admission)
     app.include_router(anthropic.router(door), dependencies=guarded, responses=ERRORS)
     app.include_router(responses.router(door), dependencies=guarded, responses=ERRORS)
+    mcp = McpEndpoint.for_gateway(door, authorize)
+    app.router.routes.append(mcp.route())
 
     @app.get("/v1/models", dependencies=guarded, response_model=ModelList)
     async def models() -> ModelList:
