@@ -64,6 +64,7 @@ class AgentProcess(ManagedProcess):
             "--context-size", str(settings.context_size),
             "--queue-limit", str(settings.queue_limit),
             "--log-level", settings.log_level,
+            *(["--config", str(settings.config_file)] if settings.config_file else []),
         ]  # fmt: skip
         # No flag for this one. Set both ways, so a stray variable in the caller's
         # environment cannot swap the mode.

@@ -41,6 +41,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark("strategies", "bench.strategies", "tokens and wall time per round by strategy"),
         Benchmark(
+            "quality",
+            "bench.quality",
+            "answer accuracy: one voice vs votes, critique, moa, judge; both bundled models",
+        ),
+        Benchmark(
             "leader_overhead",
             "bench.leader_overhead",
             "round wall time minus the slowest participant's own generation",

@@ -99,15 +99,6 @@ class RoundContext:
 Strategy = Callable[[RoundContext], Awaitable[list[Candidate]]]
 
 
-async def vote_strategy(ctx: RoundContext) -> list[Candidate]:
-    """Everyone answers at once, k samples each; stragglers stop once the vote is settled."""
-    specs = [
-        ctx.spec(p, ctx.messages, samples=ctx.request.samples_per_participant)
-        for p in ctx.participants
-    ]
-    return await ctx.turn(specs, turn=0, settled=ctx.early_stop())
-
-
 def new_round_id() -> str:
     """Time-ordered (ms since the epoch, then random bits), so ids sort like rounds."""
     return f"{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
@@ -337,4 +328,4 @@ def _reindex(decision: Decision, voters: list[Candidate], everyone: list[Candida
     )
 
 
-__all__ = ["CandidateDone", "RoundContext", "RoundRunner", "Strategy", "vote_strategy"]
+__all__ = ["CandidateDone", "RoundContext", "RoundRunner", "Strategy"]

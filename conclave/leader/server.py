@@ -14,11 +14,11 @@ from conclave.leader.discovery import AgentDirectory, AgentEntry
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
 from conclave.leader.discovery.zeroconf_browser import ZeroconfBrowser
 from conclave.leader.participants import ParticipantRegistry
-from conclave.leader.rounds import RoundRunner, Strategy, vote_strategy
+from conclave.leader.rounds import RoundRunner, Strategy
 from conclave.leader.servicer import LeaderServicer
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
-from conclave.leader.strategies import conversation_strategies
+from conclave.leader.strategies import round_strategies
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ SERVICE_NAME = leader_pb2.DESCRIPTOR.services_by_name["LeaderService"].full_name
 
 
 def default_strategies() -> dict[str, Strategy]:
-    return {"vote": vote_strategy, **conversation_strategies()}
+    return round_strategies()
 
 
 class LeaderServer:

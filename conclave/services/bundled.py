@@ -12,7 +12,12 @@ from pathlib import Path
 from conclave.errors import ConclaveError
 from conclave.services.engine.chat_format import CompletionFormat, choose_chat_format
 from conclave.services.engine.llama_model import identify
-from conclave.services.model_source import BUNDLED_MODELS, bundled_model, default_cache_dir
+from conclave.services.model_source import (
+    BUNDLED_MODELS,
+    PREFERRED_FORMAT_REASON,
+    bundled_model,
+    default_cache_dir,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,11 @@ def bundled_reports(cache_dir: Path | None = None) -> list[BundledModelReport]:
         base = {"id": model.id, "name": model.names[0], "description": model.description}
         try:
             file = bundled_model(cache_dir or default_cache_dir(), model)
-            choice = choose_chat_format(identify(file.path))
+            choice = choose_chat_format(
+                identify(file.path),
+                override=file.preferred_chat_format,
+                override_reason=PREFERRED_FORMAT_REASON,
+            )
         except ConclaveError as error:
             reports.append(BundledModelReport(**base, error=str(error)))
             continue

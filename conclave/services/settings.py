@@ -14,7 +14,7 @@ from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFA
 from conclave.services.model_source import default_cache_dir
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-ChatFormatName = Literal["gemma", "chatml", "completion"]
+ChatFormatName = Literal["gemma", "chatml", "completion", "template"]
 
 
 class DemonstrationEntry(BaseModel):
@@ -108,8 +108,9 @@ class AgentSettings(ConclaveSettings):
     chat_format: ChatFormatName | None = Field(
         None,
         description="Force a chat format (completion: a transcript with demonstrations, for "
-        "base models); default: the GGUF's template, else completion for a base model, else "
-        "the architecture's turns.",
+        "base models; template: the GGUF's own); default: the GGUF's template, else "
+        "completion for a base model, else the architecture's turns (a bundled model: the "
+        "format it answers best in).",
     )
     demonstrations: list[DemonstrationEntry] = Field(
         default_factory=_default_demonstrations,
@@ -143,7 +144,7 @@ class AgentSettings(ConclaveSettings):
     )
     batch_size: int = Field(512, ge=32, le=8192, description="Tokens decoded in one step at most.")
     prefill_chunk: int = Field(
-        64,
+        32,
         ge=16,
         le=8192,
         description="Prompt tokens prefilled per step, so running streams keep flowing; "

@@ -78,7 +78,8 @@ def test_streaming_a_participant_streams_live_tokens(client):
     chunks = list(
         client.chat.completions.create(
             model="agent/test-agent",
-            messages=ASK,
+            # An answer several tokens long, so streaming has pieces to show.
+            messages=[{"role": "user", "content": "Count from one to ten."}],
             max_tokens=12,
             stream=True,
             stream_options={"include_usage": True},
@@ -88,7 +89,7 @@ def test_streaming_a_participant_streams_live_tokens(client):
     assert len(texts) > 2  # token by token, not one decided blob
     finals = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finals[-1] in ("stop", "length")
-    assert chunks[-1].usage.completion_tokens == sum(1 for _ in texts) or chunks[-1].usage
+    assert chunks[-1].usage.completion_tokens >= len(texts)
 
 
 def test_streaming_a_vote_sends_the_decided_answer(client, gateway):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from conclave.services.settings import AgentSettings
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 from tests.support.servers import RunningAgent, agent_settings
@@ -59,8 +60,9 @@ def test_a_cached_prefix_gives_the_same_greedy_tokens_as_a_cold_prefill(stubs):
         assert warm_texts == cold_texts, question
         assert cold_usage.cached_prompt_tokens == 0
     # After the first question, every prompt found the shared examples in a slot.
-    assert warm_usage.cached_prompt_tokens >= 64
-    assert warm_usage.cached_prompt_tokens % 64 == 0  # whole prefill chunks
+    chunk = AgentSettings().prefill_chunk
+    assert warm_usage.cached_prompt_tokens >= 4 * chunk  # the preamble and examples
+    assert warm_usage.cached_prompt_tokens % chunk == 0  # whole prefill chunks
     assert warm_usage.cached_prompt_tokens < warm_usage.prompt_tokens
 
 

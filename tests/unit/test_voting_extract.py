@@ -96,3 +96,13 @@ def test_extraction_is_total_and_normalized(text: str, mode: str) -> None:
 def test_normalize_is_idempotent(text: str) -> None:
     once = normalize_text(text)
     assert normalize_text(once) == once
+
+
+@pytest.mark.parametrize("text", ["- Paris.", "* Paris", "• **Paris**", "Paris"])
+def test_a_list_marker_is_not_part_of_the_answer(text: str) -> None:
+    assert extract_answer(text, "first_line") == "paris"
+
+
+def test_a_negative_number_keeps_its_sign() -> None:
+    assert extract_answer("-5", "text") == "-5"
+    assert extract_answer("- 5", "text") == "5"

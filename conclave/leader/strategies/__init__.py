@@ -4,6 +4,7 @@ Each module only plans its team (a `ConversationStrategy.plan`); the one runner 
 runs every team is `conclave.leader.conversation.runner`. A round names a strategy in
 `strategy` and tunes it with string `params` (docs/strategies.md):
 
+- `vote`: `early_stop` (default true);
 - `parallel`: `critique_rounds` (default 1), `stop_on_agreement` (default true);
 - `round_robin`: `critique_rounds` (default 1);
 - `moa`: `layers` (default 1), `aggregator` (default: the first participant).
@@ -12,7 +13,12 @@ runs every team is `conclave.leader.conversation.runner`. A round names a strate
 from __future__ import annotations
 
 from conclave.leader.rounds import Strategy
-from conclave.leader.strategies import moa, parallel, round_robin
+from conclave.leader.strategies import moa, parallel, round_robin, vote
+
+
+def round_strategies() -> dict[str, Strategy]:
+    """Every strategy a leader runs: the plain vote and the conversations."""
+    return {vote.NAME: vote.vote_strategy, **conversation_strategies()}
 
 
 def conversation_strategies() -> dict[str, Strategy]:

@@ -42,6 +42,8 @@ _NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.
 _WRAPPERS = "*_`\"'“”‘’ "
 _TRAILING_PUNCT = ".,;:!?"
 _SPACES = re.compile(r"\s+")
+# A list item's marker: a small model shown answers as a list may answer as one.
+_BULLET = re.compile(r"^[-*•]\s+")
 
 # An option letter standing alone after an explicit "answer" marker.
 _LETTER_AFTER_ANSWER = re.compile(r"(?i:answer)\s*(?:is|:|=)?\s*:?\s*[(\[*]*([A-E])(?![\w])")
@@ -57,12 +59,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
 def normalize_text(text: str) -> str:
-    """Lowercase, collapse whitespace, drop emphasis wrappers and trailing punctuation."""
+    """Lowercase, collapse whitespace, drop list markers, emphasis wrappers and trailing
+    punctuation."""
     out = _SPACES.sub(" ", text.strip().lower())
     previous = None
-    while out != previous:  # "**Paris.**" needs wrapper and punctuation stripping in turns
+    while out != previous:  # "- **Paris.**" needs each kind of stripping, in turns
         previous = out
-        out = out.strip(_WRAPPERS).rstrip(_TRAILING_PUNCT)
+        out = _BULLET.sub("", out).strip(_WRAPPERS).rstrip(_TRAILING_PUNCT)
     return out
 
 

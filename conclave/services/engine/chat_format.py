@@ -151,7 +151,7 @@ class CompletionFormat(ChatFormat):
         return self.ASSISTANT if role == "assistant" else self.USER
 
 
-NAMED_FORMATS = ("gemma", "chatml", "completion")
+NAMED_FORMATS = ("gemma", "chatml", "completion", "template")
 # Architecture prefixes (GGUF general.architecture) whose turn format is known.
 ARCHITECTURE_FORMATS = {"gemma": "gemma", "qwen": "chatml"}
 # Words in a GGUF's name, fine-tune or tags that say it was tuned to follow turns.
@@ -182,6 +182,7 @@ def choose_chat_format(
     identity: ModelIdentity,
     *,
     override: str | None = None,
+    override_reason: str = "set by chat_format",
     bos_text: str = "",
     eos_text: str = "",
     demonstrations: Sequence[Demonstration] = DEFAULT_DEMONSTRATIONS,
@@ -195,7 +196,10 @@ def choose_chat_format(
     if override:
         if override not in NAMED_FORMATS:
             raise ValueError(f"unknown chat format {override!r}; known: {', '.join(NAMED_FORMATS)}")
-        return ChatFormatChoice(named(override), "set by chat_format")
+        if override != "template":
+            return ChatFormatChoice(named(override), override_reason)
+        if not identity.template:
+            raise ValueError("chat format 'template' asks for the GGUF's template; it has none")
     if identity.template:
         return ChatFormatChoice(
             GgufTemplateFormat(identity.template, bos_text, eos_text), "the GGUF's chat template"

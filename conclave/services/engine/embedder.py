@@ -16,11 +16,19 @@ from conclave.services.engine.llama_model import LlamaModel
 
 
 class Embedder:
-    def __init__(self, model: LlamaModel, *, context_size: int, threads: int) -> None:
+    def __init__(
+        self,
+        model: LlamaModel,
+        *,
+        context_size: int,
+        threads: int,
+        cores: threading.Lock | None = None,
+    ) -> None:
         self._model = model
         self._context_size = context_size
         self._threads = threads
         self._lock = threading.Lock()
+        self._cores = cores or threading.Lock()  # shared with the scheduler: one call at a time
         self._ctx: llama_cpp.llama_context_p | None = None
         self._batch: llama_cpp.llama_batch | None = None
 
@@ -71,7 +79,9 @@ class Embedder:
             batch.seq_id[i][0] = 0
             batch.logits[i] = True
         batch.n_tokens = len(tokens)
-        if llama_cpp.llama_decode(ctx, batch) != 0:
+        with self._cores:
+            failed = llama_cpp.llama_decode(ctx, batch) != 0
+        if failed:
             raise Unavailable("llama.cpp failed to compute the embedding")
         pooled = llama_cpp.llama_get_embeddings_seq(ctx, 0)
         return [float(pooled[j]) for j in range(self._model.n_embd)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import threading
 from dataclasses import dataclass, replace
 
 from conclave.services.engine.base import Engine
@@ -13,7 +14,12 @@ from conclave.services.engine.pool import ModelPool, PooledModel
 from conclave.services.engine.scheduler import SchedulerConfig
 from conclave.services.engine.types import Demonstration
 from conclave.services.hardware.types import HardwareReport
-from conclave.services.model_source import BUNDLED_MODELS, ModelFile, resolve_model
+from conclave.services.model_source import (
+    BUNDLED_MODELS,
+    PREFERRED_FORMAT_REASON,
+    ModelFile,
+    resolve_model,
+)
 from conclave.services.recommend import MODEL_CLASSES, default_threads, memory_basis, slots_for
 from conclave.services.settings import AgentSettings, ModelEntry
 
@@ -42,14 +48,23 @@ def serving_size(settings: AgentSettings, model: ModelFile, hw: HardwareReport) 
 
 
 def build_llama_engine(
-    settings: AgentSettings, model: ModelFile, hw: HardwareReport
+    settings: AgentSettings,
+    model: ModelFile,
+    hw: HardwareReport,
+    *,
+    cores: threading.Lock | None = None,
 ) -> LlamaEngine:
     size = serving_size(settings, model, hw)
+    chat_format, reason = settings.chat_format, "set by chat_format"
+    if chat_format is None and model.preferred_chat_format:
+        chat_format = model.preferred_chat_format
+        reason = PREFERRED_FORMAT_REASON
     return LlamaEngine(
         LlamaEngineConfig(
             model_path=model.path,
             model_id=model.id,
-            chat_format=settings.chat_format,
+            chat_format=chat_format,
+            chat_format_reason=reason,
             demonstrations=tuple(
                 Demonstration(d.user, d.assistant) for d in settings.demonstrations
             ),
@@ -66,7 +81,8 @@ def build_llama_engine(
                 batch_invariant=settings.batch_invariant,
                 prefix_cache=settings.prefix_cache,
             ),
-        )
+        ),
+        cores=cores,
     )
 
 
@@ -115,7 +131,9 @@ def _installed(package: str) -> bool:
 
 def build_pool(settings: AgentSettings, hw: HardwareReport) -> ModelPool:
     """Resolves every entry up front (so a missing file fails at start-up, not on the
-    first request) and loads models on demand, within the memory budget."""
+    first request) and loads models on demand, within the memory budget. The llama.cpp
+    models share one lock on the cores: they take turns per decode step."""
+    cores = threading.Lock()
     resolved: dict[str, tuple[ModelEntry, ModelFile | None]] = {}
     for entry in model_entries(settings):
         if entry.backend == "litellm":
@@ -151,7 +169,7 @@ def build_pool(settings: AgentSettings, hw: HardwareReport) -> ModelPool:
                     max_n=settings.max_n,
                 )
             )
-        return build_llama_engine(_entry_settings(settings, entry), file, hw)
+        return build_llama_engine(_entry_settings(settings, entry), file, hw, cores=cores)
 
     models = [
         PooledModel(

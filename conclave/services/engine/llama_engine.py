@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ class LlamaEngineConfig:
     model_id: str
     scheduler: SchedulerConfig
     chat_format: str | None = None
+    chat_format_reason: str = "set by chat_format"  # why chat_format is set, when it is
     demonstrations: tuple[Demonstration, ...] = DEFAULT_DEMONSTRATIONS
     preamble: str = DEFAULT_PREAMBLE
     embed_context: int = 512
@@ -45,7 +47,10 @@ class LlamaEngineConfig:
 class LlamaEngine:
     backend = "llama_cpp"
 
-    def __init__(self, config: LlamaEngineConfig) -> None:
+    def __init__(self, config: LlamaEngineConfig, *, cores: threading.Lock | None = None) -> None:
+        """`cores`: held for every llama.cpp compute call, shared by the engines of one
+        agent so that two models never compute at once (see BatchScheduler)."""
+        cores = cores or threading.Lock()
         self._config = config
         self._model = LlamaModel(
             config.model_path, repack_weights=not config.scheduler.batch_invariant
@@ -53,6 +58,7 @@ class LlamaEngine:
         choice = choose_chat_format(
             self._model.identity,
             override=config.chat_format,
+            override_reason=config.chat_format_reason,
             bos_text=self._model.bos_text,
             eos_text=self._model.eos_text,
             demonstrations=config.demonstrations,
@@ -60,9 +66,12 @@ class LlamaEngine:
         )
         self._chat = choice.format
         self._chat_reason = choice.reason
-        self._scheduler = BatchScheduler(self._model, config.scheduler)
+        self._scheduler = BatchScheduler(self._model, config.scheduler, cores=cores)
         self._embedder = Embedder(
-            self._model, context_size=config.embed_context, threads=config.scheduler.threads
+            self._model,
+            context_size=config.embed_context,
+            threads=config.scheduler.threads,
+            cores=cores,
         )
         self.limits = RequestLimits(
             max_n=min(config.max_n, config.scheduler.slots),

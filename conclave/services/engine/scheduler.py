@@ -151,9 +151,20 @@ class _Throughput:
 
 
 class BatchScheduler:
-    def __init__(self, model: LlamaModel, config: SchedulerConfig) -> None:
+    def __init__(
+        self,
+        model: LlamaModel,
+        config: SchedulerConfig,
+        *,
+        cores: threading.Lock | None = None,
+    ) -> None:
+        """`cores` is held for each llama_decode call. Several models of one agent share
+        one: each call uses every thread, so two models decoding at once would put twice
+        the threads on the cores and spin against each other; taking turns step by step
+        keeps each call as fast as if it were alone."""
         self._model = model
         self._config = config
+        self._cores = cores or threading.Lock()
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = config.slots * config.context_per_slot
         # Every generating sequence has a row in each step, so a call holds at least slots.
@@ -372,7 +383,8 @@ class BatchScheduler:
             batch.seq_id[i][0] = row.seq_id
             batch.logits[i] = row.owner is not None
         batch.n_tokens = len(rows)
-        rc = llama_cpp.llama_decode(self._ctx, batch)
+        with self._cores:
+            rc = llama_cpp.llama_decode(self._ctx, batch)
         if rc != 0:
             raise RuntimeError(f"llama_decode returned {rc}")
         now = time.perf_counter()

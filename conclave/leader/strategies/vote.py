@@ -1,0 +1,23 @@
+"""`vote`: everyone answers at once, k samples each, and the round's method decides.
+
+Params: `early_stop` (default true): stop the stragglers once their answers can no longer
+change a counting method's outcome; false hears every voice (an experiment that studies
+votes of several sizes from one round, say).
+"""
+
+from __future__ import annotations
+
+from conclave.leader.rounds import RoundContext
+from conclave.leader.strategies.params import bool_param
+from conclave.leader.types import Candidate
+
+NAME = "vote"
+
+
+async def vote_strategy(ctx: RoundContext) -> list[Candidate]:
+    early_stop = bool_param(ctx.request.params, "early_stop", default=True)
+    specs = [
+        ctx.spec(p, ctx.messages, samples=ctx.request.samples_per_participant)
+        for p in ctx.participants
+    ]
+    return await ctx.turn(specs, turn=0, settled=ctx.early_stop() if early_stop else None)
