@@ -88,8 +88,7 @@ def translate(request: MessagesRequest) -> tuple[Target, SamplingFields, list[tu
     user = request.metadata.user_id if request.metadata else None
     if request.metadata:
         refuse_extras(request.metadata, {}, "metadata")
-    options = request.conclave or ConclaveOptions()
-    options = options.model_copy(update={"tags": {**(options.tags or {}), "api": API}})
+    options = (request.conclave or ConclaveOptions()).tagged({"api": API})
     fields = SamplingFields(
         model=request.model,
         max_tokens=request.max_tokens,

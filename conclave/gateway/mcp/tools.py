@@ -215,13 +215,12 @@ def build_server(leader: LeaderClient, settings: McpSettings, decide: Decide) ->
         if not question.strip():
             raise tool_error(InvalidRequest("the question is blank", field="question"))
         model = STRATEGIES[strategy].id
-        tags = {**(options.tags or {}), "api": API, "tool": tool}
         fields = SamplingFields(
             model=model,
             max_tokens=max_tokens,
             temperature=temperature,
             seed=seed,
-            conclave=options.model_copy(update={"tags": tags}),
+            conclave=options.tagged({"api": API, "tool": tool}),
         )
         return round_spec(fields, catalog.resolve(model), turns)
 

@@ -112,8 +112,7 @@ def translate(
                 field=f"metadata.{key}",
             )
         tags[METADATA_PREFIX + key] = value
-    options = request.conclave or ConclaveOptions()
-    options = options.model_copy(update={"tags": {**(options.tags or {}), **tags}})
+    options = (request.conclave or ConclaveOptions()).tagged(tags)
     fields = SamplingFields(
         model=request.model,
         max_completion_tokens=request.max_output_tokens,
