@@ -6,8 +6,6 @@ import anthropic
 import httpx
 import pytest
 
-from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 KEY = "anthropic-test-key"
@@ -18,18 +16,8 @@ ENDING = ["content_block_stop", "message_delta", "message_stop"]
 
 
 @pytest.fixture(scope="module")
-def leader(agent, tmp_path_factory):
-    db = tmp_path_factory.mktemp("anthropic") / "rounds.db"
-    with RunningLeader(
-        leader_settings(db, agents=[agent.address], participants_per_agent=3)
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(leader):
-    with RunningGateway(gateway_settings(leader.address, api_key=KEY)) as running:
-        yield running
+def gateway_key() -> str:
+    return KEY
 
 
 @pytest.fixture(scope="module")

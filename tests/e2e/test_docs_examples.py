@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,21 +30,6 @@ IN_BAND_ERRORS = (
     '"error":{"code":',
     '"isError":true',
 )
-
-
-@pytest.fixture(scope="module")
-def leader(agent, tmp_path_factory):
-    db = tmp_path_factory.mktemp("docs") / "rounds.db"
-    with RunningLeader(
-        leader_settings(db, agents=[agent.address], participants_per_agent=3)
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(leader):
-    with RunningGateway(gateway_settings(leader.address)) as running:
-        yield running
 
 
 def localized(code: str, gateway, leader) -> str:

@@ -25,21 +25,6 @@ ASK = [{"role": "user", "content": "Name a colour."}]
 
 
 @pytest.fixture(scope="module")
-def leader(agent, tmp_path_factory):
-    db = tmp_path_factory.mktemp("gateway") / "rounds.db"
-    with RunningLeader(
-        leader_settings(db, agents=[agent.address], participants_per_agent=3)
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(leader):
-    with RunningGateway(gateway_settings(leader.address)) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def client(gateway):
     return OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
 

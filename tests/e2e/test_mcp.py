@@ -14,8 +14,6 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 KEY = "mcp-test-key"
@@ -25,18 +23,8 @@ STARTED = re.compile(r"round (\w+) started")
 
 
 @pytest.fixture(scope="module")
-def leader(agent, tmp_path_factory):
-    db = tmp_path_factory.mktemp("mcp") / "rounds.db"
-    with RunningLeader(
-        leader_settings(db, agents=[agent.address], participants_per_agent=3)
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(leader):
-    with RunningGateway(gateway_settings(leader.address, api_key=KEY)) as running:
-        yield running
+def gateway_key() -> str:
+    return KEY
 
 
 def http_client(gateway) -> Client:

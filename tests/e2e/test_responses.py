@@ -8,8 +8,6 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 # The Responses API's events for one text message, in order; deltas repeat.
@@ -26,21 +24,6 @@ CLOSING = [
     "response.output_item.done",
 ]
 COUNT = "Count from 1 to 1000, separated by commas."
-
-
-@pytest.fixture(scope="module")
-def leader(agent, tmp_path_factory):
-    db = tmp_path_factory.mktemp("responses") / "rounds.db"
-    with RunningLeader(
-        leader_settings(db, agents=[agent.address], participants_per_agent=3)
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(leader):
-    with RunningGateway(gateway_settings(leader.address)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

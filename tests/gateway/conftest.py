@@ -13,6 +13,15 @@ from tests.support.servers import RunningGateway
 DOOR_KEY = "door-key"
 
 
+def send(client: TestClient, path: str, payload, method: str = "POST"):
+    """A request whose body is `payload` as JSON, or as the bytes given (malformed JSON)."""
+    if isinstance(payload, bytes):
+        return client.request(
+            method, path, content=payload, headers={"Content-Type": "application/json"}
+        )
+    return client.request(method, path, json=payload)
+
+
 @pytest.fixture(scope="module")
 def door_client():
     """The app over the stand-in leader, behind an API key the client sends."""

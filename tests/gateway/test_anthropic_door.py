@@ -9,7 +9,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.gateway.conftest import DOOR_KEY
+from tests.gateway.conftest import DOOR_KEY, send
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -126,10 +126,7 @@ ANTHROPIC_TYPES = {400: "invalid_request_error", 404: "not_found_error", 413: "r
     ids=[c[0] for c in ANTHROPIC_CASES],
 )
 def test_anthropic_bad_request_gets_anthropic_error(client, name, path, payload, status, says):
-    if isinstance(payload, bytes):
-        response = client.post(path, content=payload, headers={"Content-Type": "application/json"})
-    else:
-        response = client.post(path, json=payload)
+    response = send(client, path, payload)
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"type", "error"} and body["type"] == "error"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.gateway.conftest import DOOR_KEY
+from tests.gateway.conftest import DOOR_KEY, send
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,10 +114,7 @@ RESPONSES_CASES = [
     ids=[c[0] for c in RESPONSES_CASES],
 )
 def test_responses_bad_request_gets_openai_error(client, name, path, payload, status, param):
-    if isinstance(payload, bytes):
-        response = client.post(path, content=payload, headers={"Content-Type": "application/json"})
-    else:
-        response = client.post(path, json=payload)
+    response = send(client, path, payload)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
