@@ -30,8 +30,9 @@ prompt and completion tokens per decided answer, over all items.
 Accuracy is over items with a 95 % bootstrap interval; "vs one voice" is the paired
 difference to the same team's one voice, with its interval.
 
-`python -m bench quality [--quick]` (or `make bench ARGS=quality`) prints the tables,
-saves bench/results/quality.md and .json, and draws bench/results/quality.png.
+`python -m bench quality [--quick] [--repeats N]` (or `make bench ARGS=quality`) prints
+the tables, saves bench/results/quality.md and .json, and draws bench/results/quality.png.
+`--repeats N` asks N items per task, spread evenly over each file, instead of all.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,20 @@ import yaml
 from bench.agent_server import AgentProcess, agent_settings
 from bench.order import rotated
 from bench.procs import ProcessGroup
+from bench.quality_plays import (
+    AGENT_MODELS,
+    CONVERSATIONS,
+    COST_VOTES,
+    DEFAULT_TEAM,
+    GREEDY,
+    TASKS,
+    TEAMS,
+    VOICES,
+    VOTES,
+    Answer,
+    Play,
+    Team,
+)
 from bench.quality_report import summarize
 from bench.result import BenchResult, Options
 from conclave.agents.rpc import AgentClients
@@ -63,109 +78,18 @@ from conclave.leader.settings import ParticipantConfig
 from conclave.leader.store import RoundStore
 from conclave.leader.types import RoundRecord, RoundRequest
 from conclave.leader.voting import METHODS, VoteParams
-from conclave.services.model_source import GEMMA, SMOLLM2
 
 log = logging.getLogger(__name__)
 
 NAME = "quality"
 DATASETS = Path(__file__).resolve().parent.parent / "experiments" / "datasets"
-VOICES = 7
 AGENT_SLOTS = 8  # seven voices, and the judge's question beside a straggler
 MAX_TOKENS = 32
 SEED = 2026
-COST_EVERY = 10
+COST_EVERY = 12
 QUICK_ITEMS = 2
 PARTICIPANT_TIMEOUT_S = 300.0
 ROUND_TIMEOUT_S = 1800.0
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    name: str
-    file: str
-    scorer: str | dict[str, object]
-
-
-TASKS: tuple[Task, ...] = (
-    Task("capitals", "capitals.jsonl", "contains"),
-    Task("mixed facts", "facts.jsonl", "contains"),
-    Task("sums and products", "sums_products.jsonl", "numeric"),
-    Task("multiple choice", "science_mc.jsonl", "choice"),
-    Task("yes/no", "yes_no.jsonl", {"kind": "choice", "choices": ["yes", "no"]}),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    id: str
-    strategy: str
-    voices: int
-    method: str = "majority"
-    params: dict[str, str] = field(default_factory=dict)
-    greedy: bool = False
-
-
-VOTES = Play("votes", "vote", VOICES, params={"early_stop": "false"})
-GREEDY = Play("greedy", "vote", 1, greedy=True)
-CONVERSATIONS: tuple[Play, ...] = (
-    Play("parallel", "parallel", 3, params={"critique_rounds": "1", "stop_on_agreement": "false"}),
-    Play("moa", "moa", 3, params={"layers": "1"}),
-    Play("judge", "vote", 3, method="judge"),
-)
-# Alone, one round at a time, on every COST_EVERY-th item: the wall time of each way.
-COST_VOTES: tuple[Play, ...] = tuple(Play(f"cost-{k}", "vote", k) for k in (1, 3, 5, VOICES))
-
-
-@dataclass(frozen=True, slots=True)
-class Team:
-    name: str
-    models: tuple[str, ...]  # one per voice, in voice order
-    temperature: float
-    plays: tuple[Play, ...] = (VOTES, GREEDY, *CONVERSATIONS)
-
-    def participant(self, i: int) -> str:
-        return f"{self.name}-{i + 1}"
-
-
-def _alternating(*models: str) -> tuple[str, ...]:
-    return tuple(models[i % len(models)] for i in range(VOICES))
-
-
-# Model ids of the bench's agent (AGENT_MODELS): both bundled models, SmolLM2 twice.
-SMOLLM2_TEMPLATE = "smollm2-template"
-AGENT_MODELS = (
-    {"id": GEMMA.id, "path": GEMMA.id},
-    {"id": SMOLLM2.id, "path": SMOLLM2.id},
-    {"id": SMOLLM2_TEMPLATE, "path": SMOLLM2.id, "chat_format": "template"},
-)
-TEAMS: tuple[Team, ...] = (
-    Team("gemma", _alternating(GEMMA.id), 0.5),
-    Team("smollm2", _alternating(SMOLLM2.id), 0.5),
-    Team("smollm2-template", _alternating(SMOLLM2_TEMPLATE), 0.5, plays=(VOTES, GREEDY)),
-    Team("mixed", _alternating(GEMMA.id, SMOLLM2.id), 0.5),
-)
-DEFAULT_TEAM = "gemma"  # the team whose voices `conclave up` starts
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one round said about one item, reduced to what the report needs."""
-
-    task: str
-    team: str
-    play: str
-    item: str
-    status: str  # decided | no_quorum | failed | error: ...
-    correct: bool
-    wall_s: float
-    prompt_tokens: int
-    completion_tokens: int
-    answer: str
-    alone: bool = False  # a cost round: asked with nothing else running
-    # `votes` only: each voice's correctness and tokens, and the first-k votes.
-    voices_correct: tuple[bool, ...] = ()
-    voices_tokens: tuple[int, ...] = ()
-    first_k_correct: dict[int, bool] = field(default_factory=dict)
 
 
 def _correct(text: str, item: Item) -> bool:
@@ -203,11 +127,16 @@ def answer_of(task: str, team: Team, play: Play, item: Item, record: RoundRecord
     )
 
 
-def load_tasks(limit: int | None) -> dict[str, list[Item]]:
+def load_tasks(per_task: int | None) -> dict[str, list[Item]]:
+    """Every item of each task, or `per_task` of them spread evenly over the file (the
+    files run through their kinds in order: the first N would be one kind)."""
     out = {}
     for task in TASKS:
-        spec = DatasetSpec(path=Path(task.file), scorer=task.scorer, limit=limit)
-        out[task.name] = list(load_dataset(spec, DATASETS).items)
+        spec = DatasetSpec(path=Path(task.file), scorer=task.scorer)
+        items = list(load_dataset(spec, DATASETS).items)
+        if per_task is not None and per_task < len(items):
+            items = [items[i * len(items) // per_task] for i in range(per_task)]
+        out[task.name] = items
     return out
 
 
@@ -299,7 +228,8 @@ def _failed(task: str, team: Team, play: Play, item: Item, error: str) -> Answer
 
 def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
     options = options or Options(quick=quick)
-    tasks = load_tasks(QUICK_ITEMS if options.quick else None)
+    # --repeats N: N items per task (a shorter run with wider intervals).
+    tasks = load_tasks(options.repeats or (QUICK_ITEMS if options.quick else None))
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
         config = Path(tmp) / "agent.yaml"
         config.write_text(yaml.safe_dump({"models": list(AGENT_MODELS), "queue_limit": 256}))

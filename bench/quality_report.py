@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.quality_plays import Answer, Team
 from bench.quality_plot import Bar, draw
 from bench.quality_stats import Estimate, mean_interval, paired_difference
 from bench.stats import Target
 from bench.table import Table, cell
 
-if TYPE_CHECKING:  # the benchmark module imports this one
-    from bench.quality import Answer, Team
+if TYPE_CHECKING:
     from conclave.experiments.datasets import Item
 
 IMPROVEMENT_TARGET = 0.10

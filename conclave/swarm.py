@@ -16,10 +16,20 @@ from conclave.gateway.server import build_server
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.server import LeaderServer
 from conclave.leader.settings import LeaderSettings
+from conclave.services.model_source import GEMMA
 from conclave.services.server import AgentServer
 from conclave.services.settings import AgentSettings
 
 log = logging.getLogger(__name__)
+
+# The voices of each agent when it serves the bundled models: the team the quality
+# benchmark measured best on a 2-core machine (docs/benchmarks.md, "The default swarm").
+DEFAULT_VOICE_MODELS: tuple[str, ...] = (GEMMA.id, GEMMA.id, GEMMA.id)
+DEFAULT_TEMPERATURE = 0.7
+
+
+class SwarmError(ValueError):
+    """The plan cannot run on these agents; the message names the setting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,10 @@ class SwarmPlan:
     leader_port: int = 50050
     first_agent_port: int = 50051  # 0: any free port for every agent
     model: str | None = None
+    # Models the voices of each agent ask for, in turn; None: DEFAULT_VOICE_MODELS when
+    # the agents serve the bundled models (no `model`), else each agent's default.
+    voice_models: tuple[str, ...] | None = None
+    temperature: float = DEFAULT_TEMPERATURE  # the rounds' default temperature
     slots: int | None = None
     db: Path | None = None
     log_level: str = "WARNING"
@@ -67,6 +81,8 @@ class LocalSwarm:
             port=plan.leader_port,
             agents=[a.address for a in self.agents],
             participants_per_agent=plan.participants_per_agent,
+            voice_models=list(self._voice_models()),
+            default_temperature=plan.temperature,
             log_level=plan.log_level,
             **({"db": plan.db} if plan.db else {}),
         )
@@ -87,6 +103,40 @@ class LocalSwarm:
             await asyncio.sleep(0.05)
         port = self._gateway.servers[0].sockets[0].getsockname()[1]
         self.gateway_url = f"http://{plan.host}:{port}"
+
+    def _voice_models(self) -> tuple[str, ...]:
+        plan = self.plan
+        if plan.voice_models is not None:
+            for agent in self.agents:
+                served = agent.served_models()
+                missing = [m for m in plan.voice_models if m not in served]
+                if missing:
+                    raise SwarmError(
+                        f"voice_models: {agent.settings.name} does not serve "
+                        f"{', '.join(missing)} (it serves {', '.join(served)})"
+                    )
+            return plan.voice_models
+        if plan.model is not None:
+            return ()
+        for agent in self.agents:
+            missing = [m for m in DEFAULT_VOICE_MODELS if m not in agent.served_models()]
+            if missing:  # e.g. SmolLM2 not installed: every voice on the agent's default
+                log.warning(
+                    "%s does not serve %s: its voices use its default model",
+                    agent.settings.name,
+                    ", ".join(missing),
+                )
+                return ()
+        return DEFAULT_VOICE_MODELS
+
+    def voices(self) -> list[tuple[str, str]]:
+        """(participant, model id) of every voice, in the leader's order."""
+        if self.leader is None:
+            return []
+        defaults = {a.address: a.default_model() for a in self.agents}
+        return [
+            (p.name, p.model or defaults.get(p.address, "")) for p in self.leader.participants.all()
+        ]
 
     async def stop(self) -> None:
         if self._gateway is not None:

@@ -26,6 +26,13 @@ SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
 SETTINGS_ALIASES = {"config_file": ["--config"]}
 
 
+def _temperature(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 2:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0-2")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conclave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"conclave {__version__}")
@@ -73,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="first agent's gRPC port (the next agents count up; 0 = any free)",
     )
     up.add_argument("--model", help="GGUF for the agents (default: the bundled model)")
+    up.add_argument(
+        "--voice-models",
+        help="comma-separated model ids the voices of each agent ask for, in turn "
+        "(default: the measured best team of the bundled models; with --model: its model)",
+    )
+    up.add_argument(
+        "--temperature",
+        type=_temperature,
+        help="the rounds' default temperature, 0-2 (default: the measured best, "
+        "docs/benchmarks.md)",
+    )
     up.add_argument("--slots", type=int, help="slots per agent")
     up.add_argument("--db", help="SQLite file of the rounds")
     up.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -8,16 +8,20 @@ import signal
 from pathlib import Path
 
 from conclave.cli.logs import configure_logging
-from conclave.swarm import LocalSwarm, SwarmPlan
+from conclave.swarm import LocalSwarm, SwarmError, SwarmPlan
 
 
 def instructions(swarm: LocalSwarm) -> str:
     url = swarm.gateway_url
     leader = swarm.leader.address if swarm.leader else ""
     agents = ", ".join(a.address for a in swarm.agents)
-    voices = swarm.plan.agents * swarm.plan.participants_per_agent
+    voices = swarm.voices()
+    listed = "\n".join(f"  {name:20s}  {model}" for name, model in voices)
+    temperature = swarm.plan.temperature
     return f"""
-Conclave is up: {voices} voices on {len(swarm.agents)} agent service(s).
+Conclave is up: {len(voices)} voices on {len(swarm.agents)} agent service(s), \
+temperature {temperature} unless a request sets one.
+{listed}
   gateway (OpenAI API)  {url}/v1      models: {url}/v1/models   health: {url}/health
   leader (gRPC)         {leader}
   agents (gRPC)         {agents}
@@ -65,13 +69,17 @@ def run_up(args: argparse.Namespace) -> int:
         leader_port=args.leader_port,
         first_agent_port=args.agent_port,
         model=args.model,
+        voice_models=tuple(m.strip() for m in args.voice_models.split(",") if m.strip())
+        if args.voice_models is not None
+        else None,
+        **({"temperature": args.temperature} if args.temperature is not None else {}),
         slots=args.slots,
         db=Path(args.db) if args.db else None,
         log_level=args.log_level,
     )
     try:
         asyncio.run(_main(plan))
-    except OSError as error:
+    except (OSError, SwarmError) as error:
         print(f"conclave up: {error}")
         return 1
     return 0

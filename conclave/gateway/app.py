@@ -174,7 +174,7 @@ def create_app(
                         conclave={
                             "agent": agent.name,
                             "address": agent.address,
-                            "model": agent.model,
+                            "model": agent.participant_models.get(name) or agent.model,
                         },
                     )
                 )

@@ -243,6 +243,7 @@ def agent_from_proto(a: leader_pb2.AgentEntry) -> AgentListing:
         model=a.info.model.id if answered else "",
         error=a.error,
         info=as_json(a.info) if answered else None,
+        participant_models=dict(a.participant_models),
     )
 
 
@@ -276,6 +277,7 @@ def agent_json(a: AgentListing) -> dict[str, Any]:
         source=a.source,
         participants=a.participants,
         error=a.error,
+        participant_models=a.participant_models,
     )
     if a.info is not None:
         json_format.ParseDict(a.info, entry.info)

@@ -21,14 +21,17 @@ class ParticipantRegistry:
         *,
         configured: Sequence[ParticipantConfig],
         per_agent: int,
+        voice_models: Sequence[str] = (),
     ) -> None:
         self._directory = directory
         self._configured = tuple(configured)
         self._per_agent = per_agent
+        self._voice_models = tuple(voice_models)
 
     def all(self) -> list[Participant]:
         """Configured participants first (in config order), then `per_agent` voices for
-        every other live agent, named after the agent (`name-2`, `name-3` for extras)."""
+        every other live agent, named after the agent (`name-2`, `name-3` for extras),
+        voice i asking for `voice_models[i % len]` (none given: the agent's default)."""
         names = {e.address: e.name for e in self._directory.entries()}
         people = [
             Participant(
@@ -56,9 +59,19 @@ class ParticipantRegistry:
             for i, name in enumerate(names):
                 taken.add(name)
                 people.append(
-                    Participant(name=name, address=entry.address, agent=entry.name, seed_offset=i)
+                    Participant(
+                        name=name,
+                        address=entry.address,
+                        agent=entry.name,
+                        seed_offset=i,
+                        model=self._voice_model(i),
+                    )
                 )
         return people
+
+    def _voice_model(self, voice: int) -> str:
+        models = self._voice_models
+        return models[voice % len(models)] if models else ""
 
     def select(self, names: Sequence[str]) -> list[Participant]:
         everyone = self.all()

@@ -35,6 +35,7 @@ from conclave.services.engine.types import ChatMessage, SamplingParams
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 16
+JUDGE_MAX_TOKENS = 24  # the judge repeats an answer (or names its number)
 
 
 @dataclass
@@ -243,7 +244,7 @@ class RoundRunner:
             participant=judge,
             messages=(ChatMessage("user", judge_prompt(question, voters)),),
             samples=1,
-            sampling=SamplingParams(max_tokens=8, temperature=0.0),
+            sampling=SamplingParams(max_tokens=JUDGE_MAX_TOKENS, temperature=0.0),
         )
         replies = await fan_out(
             self._clients,
@@ -254,7 +255,7 @@ class RoundRunner:
             emit=lambda _: None,
         )
         reply = replies[0].text if replies and replies[0].ok else ""
-        return parse_judge_reply(reply, voters), reply
+        return parse_judge_reply(reply, voters, ctx.vote_params.extract), reply
 
     def _answers(self, ctx: RoundContext) -> list[str]:
         return [

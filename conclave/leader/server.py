@@ -42,6 +42,7 @@ class LeaderServer:
             self.directory,
             configured=settings.participants,
             per_agent=settings.participants_per_agent,
+            voice_models=settings.voice_models,
         )
         self.runner = RoundRunner(
             clients=self.clients,

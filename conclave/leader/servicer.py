@@ -16,6 +16,7 @@ from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.rounds import RoundRunner
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
+from conclave.leader.types import Participant
 from conclave.v1 import leader_pb2 as pb
 from conclave.v1 import leader_pb2_grpc
 
@@ -71,21 +72,25 @@ class LeaderServicer(leader_pb2_grpc.LeaderServiceServicer):
     @unary_errors
     async def ListAgents(self, request: pb.ListAgentsRequest, context) -> pb.ListAgentsResponse:
         entries = self._directory.entries()
-        voices: dict[str, list[str]] = {}
+        voices: dict[str, list[Participant]] = {}
         for p in self._participants.all():
-            voices.setdefault(p.address, []).append(p.name)
+            voices.setdefault(p.address, []).append(p)
 
         async def describe(entry) -> pb.AgentEntry:
+            served = voices.get(entry.address, [])
             message = pb.AgentEntry(
                 name=entry.name,
                 address=entry.address,
                 source=entry.source,
-                participants=voices.get(entry.address, []),
+                participants=[p.name for p in served],
             )
             try:
                 message.info.CopyFrom(await self._clients.info(entry.address))
             except ConclaveError as error:
                 message.error = str(error)
+            default_model = message.info.model.id  # "" when the agent did not answer
+            for p in served:
+                message.participant_models[p.name] = p.model or default_model
             return message
 
         return pb.ListAgentsResponse(agents=await asyncio.gather(*map(describe, entries)))

@@ -65,6 +65,12 @@ class LeaderSettings(ConclaveSettings):
         le=16,
         description="Voices per listed or discovered agent (they batch together there).",
     )
+    voice_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Model ids the voices of each listed or discovered agent ask for, in "
+        "turn (voice 1 the first, ...); empty: every voice asks for the agent's default. "
+        "Comma-separated in env and CLI.",
+    )
     discover: bool = Field(False, description="Browse zeroconf for _conclave._tcp agents.")
     discovery_interfaces: Annotated[list[str] | None, NoDecode] = Field(
         None, description="Interfaces (IP addresses) zeroconf may use; default: all."
@@ -88,7 +94,7 @@ class LeaderSettings(ConclaveSettings):
         "INFO", description="Logging level."
     )
 
-    @field_validator("agents", "discovery_interfaces", mode="before")
+    @field_validator("agents", "discovery_interfaces", "voice_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -152,3 +152,5 @@ class AgentListing:
     error: str  # why it did not answer GetInfo; "" when it did
     # Its GetInfo in the proto's JSON mapping (shown as is); None when it did not answer.
     info: dict[str, Any] | None = None
+    # The model id each voice asks for (its own, else the agent's default; "" unknown).
+    participant_models: dict[str, str] = field(default_factory=dict)

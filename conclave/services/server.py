@@ -78,6 +78,15 @@ class AgentServer:
             )
             await self._announcer.start()
 
+    def served_models(self) -> list[str]:
+        """Ids of the models this agent serves (loaded or on demand); [] before load()."""
+        pool = self.state.engine
+        return [e.description.id for e in pool.entries()] if pool is not None else []
+
+    def default_model(self) -> str:
+        pool = self.state.engine
+        return pool.description.id if pool is not None else ""
+
     async def drain(self) -> None:
         if self.state.draining:
             return

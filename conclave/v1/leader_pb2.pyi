@@ -303,20 +303,29 @@ class ListAgentsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentEntry(_message.Message):
-    __slots__ = ("name", "address", "source", "participants", "info", "error")
+    __slots__ = ("name", "address", "source", "participants", "info", "error", "participant_models")
+    class ParticipantModelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
     INFO_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANT_MODELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     source: str
     participants: _containers.RepeatedScalarFieldContainer[str]
     info: _agent_pb2.AgentInfo
     error: str
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., source: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., info: _Optional[_Union[_agent_pb2.AgentInfo, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    participant_models: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., source: _Optional[str] = ..., participants: _Optional[_Iterable[str]] = ..., info: _Optional[_Union[_agent_pb2.AgentInfo, _Mapping]] = ..., error: _Optional[str] = ..., participant_models: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListAgentsResponse(_message.Message):
     __slots__ = ("agents",)

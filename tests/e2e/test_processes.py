@@ -16,6 +16,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from conclave.swarm import DEFAULT_VOICE_MODELS
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 from tests.support.processes import AgentProcess
@@ -71,6 +72,9 @@ def test_sigterm_drains_running_generations_then_exits_cleanly():
     assert len(finished) == 1 and finished[0].usage.completion_tokens == 120
 
 
+COLOUR = r"\b(red|blue|green|yellow|black|white|orange|purple|pink|brown|gr[ae]y)\b"
+
+
 def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
     proc = subprocess.Popen(
@@ -105,14 +109,14 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
             },
         )
         assert reply.status_code == 200
-        assert (
-            len(
-                httpx.get(f"{url}/v1/rounds/{reply.headers['x-conclave-round-id']}").json()[
-                    "candidates"
-                ]
-            )
-            == 3
-        )
+        assert re.search(COLOUR, reply.json()["choices"][0]["message"]["content"], re.I)
+        held = httpx.get(f"{url}/v1/rounds/{reply.headers['x-conclave-round-id']}").json()
+        assert len(held["candidates"]) == len(DEFAULT_VOICE_MODELS)
+        # The voices are the measured default team, each asking for its own model.
+        assert [p["model"] for p in held["participants"]] == list(DEFAULT_VOICE_MODELS)
+        cards = httpx.get(f"{url}/v1/models").json()["data"]
+        voices = [c["conclave"]["model"] for c in cards if c["id"].startswith("agent/")]
+        assert voices == list(DEFAULT_VOICE_MODELS)
         proc.send_signal(signal.SIGINT)
         assert _read_until(proc, r"(stopped\.)", timeout=300) == "stopped."
         assert proc.wait(timeout=30) == 0
@@ -120,6 +124,24 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.stdout.close()
+
+
+def test_conclave_up_refuses_a_voice_model_its_agents_do_not_serve(tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "conclave.cli.main", "up"),
+            *("--port", "0", "--leader-port", "0", "--agent-port", "0"),
+            *("--voice-models", "no-such-model"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 1
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("conclave up: voice_models: agent-1 does not serve no-such-model")
 
 
 def _read_until(proc: subprocess.Popen, pattern: str, *, timeout: float) -> str:

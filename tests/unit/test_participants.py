@@ -202,3 +202,28 @@ def test_the_registry_follows_the_live_directory() -> None:
     assert names(reg) == ["a", "b"]
     d.remove("h1:1")
     assert names(reg) == ["b"]
+
+
+def test_voices_of_an_agent_take_the_voice_models_in_turn() -> None:
+    d = directory(entry("a", "h1:1"), entry("b", "h2:1"))
+    reg = ParticipantRegistry(d, configured=[], per_agent=3, voice_models=["gemma", "smol"])
+    assert [(p.name, p.model) for p in reg.all()] == [
+        ("a", "gemma"),
+        ("a-2", "smol"),
+        ("a-3", "gemma"),
+        ("b", "gemma"),
+        ("b-2", "smol"),
+        ("b-3", "gemma"),
+    ]
+
+
+def test_without_voice_models_every_voice_asks_for_the_agent_default() -> None:
+    reg = registry(directory(entry("a", "h1:1")), per_agent=2)
+    assert [p.model for p in reg.all()] == ["", ""]
+
+
+def test_voice_models_are_comma_separated_in_the_environment(monkeypatch) -> None:
+    from conclave.leader.settings import LeaderSettings
+
+    monkeypatch.setenv("CONCLAVE_LEADER_VOICE_MODELS", "gemma, smol")
+    assert LeaderSettings().voice_models == ["gemma", "smol"]

@@ -109,7 +109,7 @@ async def test_parallel_runs_an_answer_turn_and_a_critique_turn_and_votes_on_the
     assert source.closed
     critique = source.clients["skeptic"].prompts[1]
     assert critique[1].content == "skeptic turn 0: Answer: 1"  # its own, as the assistant turn
-    assert "[solver]\nsolver turn 0: Answer: 0\n\n[checker]\nchecker turn 0" in critique[2].content
+    assert "- solver turn 0: Answer: 0\n- checker turn 0" in critique[2].content
 
 
 async def test_parallel_stops_when_the_first_answers_agree():
@@ -198,10 +198,10 @@ async def test_round_robin_chains_the_speakers_and_votes_on_the_last_pass():
     first = source.clients["solver"].prompts[0]
     assert [m.content for m in first] == [QUESTION]  # the first speaker just answers
     second = source.clients["skeptic"].prompts[0][-1].content
-    assert "[solver]\nsolver turn 0" in second and "[checker]" not in second
+    assert "- solver turn 0" in second and "checker" not in second
     # In the second pass the first speaker sees both later answers of the first pass.
     again = source.clients["solver"].prompts[1][-1].content
-    assert "[skeptic]\nskeptic turn 0" in again and "[checker]\nchecker turn 0" in again
+    assert "- skeptic turn 0" in again and "- checker turn 0" in again
     assert set(ctx.timings) == {"turn_0_ms", "turn_1_ms"}
 
 
@@ -220,7 +220,7 @@ async def test_moa_proposes_in_parallel_and_the_first_participant_aggregates():
     prompt = source.clients["solver"].prompts[1]
     assert len(prompt) == 1 and prompt[0].content.startswith(QUESTION)
     for i, n in enumerate(NAMES):
-        assert f"[{n}]\n{n} proposes {i}" in prompt[0].content
+        assert f"- {n} proposes {i}\n" in prompt[0].content
 
 
 async def test_moa_layers_and_a_chosen_aggregator():
@@ -231,7 +231,7 @@ async def test_moa_layers_and_a_chosen_aggregator():
     assert [c.turn for c in ctx.candidates] == [0, 0, 0, 1, 1, 1, 2]
     assert voters[0].participant == "checker" and voters[0].turn == 2
     layer_two = source.clients["skeptic"].prompts[1][0].content
-    assert "[solver]\nsolver a" in layer_two and "[skeptic]\nskeptic a" in layer_two
+    assert "- solver a\n" in layer_two and "- skeptic a\n" in layer_two
     final = source.clients["checker"].prompts[2][0].content
     assert "solver b" in final and "solver a" not in final
 

@@ -319,21 +319,34 @@ def test_judge_falls_back_to_majority(choice: int | None) -> None:
     assert "majority instead" in decision.detail
 
 
-def test_judge_prompt_lists_only_votable_candidates_clipped() -> None:
+def test_judge_prompt_lists_only_votable_candidates_clipped_then_asks_again() -> None:
     candidates = [cand("first"), cand("dead", finish="error"), cand("x" * 50)]
     prompt = judge_prompt("What is it?", candidates, max_chars_each=10)
-    assert "What is it?" in prompt
-    assert "Answer 1:\nfirst" in prompt
-    assert "Answer 2:\n" + "x" * 9 + "…" in prompt
+    assert prompt.startswith("Proposed answers:\n1. first\n2. " + "x" * 9 + "…\n")
     assert "dead" not in prompt
-    assert "Answer 3" not in prompt
-    assert prompt.endswith("Answer with the number only.")
+    assert "3." not in prompt
+    assert prompt.endswith("\nWhat is it?")  # the question last: small models answer it
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
-    [("2", 2), ("Answer 1.", 0), ("**2**", 2), ("I pick 3", None), ("2.5", None), ("", None)],
+    [
+        ("c", 2),  # the reply repeats an answer: that candidate
+        ("The answer is a.", 0),
+        ("2", 2),  # a number names the votable candidate
+        ("Answer 1.", 0),
+        ("**2**", 2),
+        ("I pick 3", None),
+        ("2.5", None),
+        ("", None),
+        ("b", None),  # b failed: not votable
+    ],
 )
 def test_parse_judge_reply_maps_back_to_candidate_index(reply: str, expected: int | None) -> None:
     candidates = [cand("a"), cand("b", finish="error"), cand("c")]
     assert parse_judge_reply(reply, candidates) == expected
+
+
+def test_parse_judge_reply_prefers_an_answer_to_a_number() -> None:
+    candidates = [cand("7"), cand("2"), cand("3")]
+    assert parse_judge_reply("2", candidates) == 1  # the answer "2", not candidate number 2

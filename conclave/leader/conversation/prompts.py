@@ -5,10 +5,9 @@ earlier answers (docs/strategies.md shows each prompt in full):
 
 - critique (`parallel`, `round_robin`): the participant's own latest answer as its
   assistant turn, then a user turn listing the other participants' latest answers and
-  asking it to find mistakes and revise;
-- aggregate (`moa`): one user turn listing every proposal and asking for a synthesis.
+  asking the question again;
+- aggregate (`moa`): one user turn listing every proposal and asking the question again.
 
-Both end by asking for a final line "Answer: ...", which answer extraction reads first.
 New user text is merged into the conversation's last user turn when there is no
 assistant turn in between, because some chat templates refuse two user turns in a row.
 
@@ -42,28 +41,18 @@ MIN_ANSWER_TOKENS = 8
 
 Cut = Callable[[str], str]
 
-CRITIQUE = """Other participants answered the same question:
+# Short and concrete, and the question last: 135M-270M models answer the last question
+# they read. Asked to "check the answers and say what is wrong" they wrote about the
+# names in the list or answered with a digit; asked to pick "the correct answer" they
+# answered with option letters (bench/results/quality.md has the measurements).
+CRITIQUE = "Other participants answered:\n{answers}\n\nSome of these may be wrong. {question}"
+CRITIQUE_WITHOUT_OWN = CRITIQUE
+AGGREGATE = "Participants answered:\n{answers}\n\nSome of these may be wrong. {question}"
 
-{answers}
-
-Check their answers and yours for mistakes. In one or two sentences say what is wrong, \
-if anything. Then give your revised answer. End with a line "Answer: <your final answer>"."""
-
-CRITIQUE_WITHOUT_OWN = """Other participants answered the same question:
-
-{answers}
-
-Check their answers for mistakes. In one or two sentences say what is wrong, if anything. \
-Then give your own answer. End with a line "Answer: <your final answer>"."""
-
-AGGREGATE = """Here are answers from several participants to the question above:
-
-{answers}
-
-Some of them may be wrong. Evaluate them critically and write one answer that is correct \
-and complete; do not simply copy one of them. End with a line "Answer: <your final answer>"."""
-
-ANSWER_ITEM = "[{name}]\n{text}"
+# Answers are listed without their participants' names: a small model copies names and
+# numbers from the list into its answer.
+ANSWER_ITEM = "- {text}"
+ANSWER_SEPARATOR = "\n"
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 _SPACE = re.compile(r"\s")
@@ -97,14 +86,16 @@ def critique_messages(
     if own is not None:
         messages.append(AssistantMessage(content=cut(own), source="assistant"))
     template = CRITIQUE if own is not None else CRITIQUE_WITHOUT_OWN
-    return _with_user_text(messages, template.format(answers=_list(others, cut)))
+    text = template.format(answers=_list(others, cut), question=_question(conversation))
+    return _with_user_text(messages, text)
 
 
 def aggregate_messages(
     conversation: Sequence[LLMMessage], answers: Sequence[Shown], cut: Cut = unchanged
 ) -> list[LLMMessage]:
     """An aggregation turn (mixture of agents) over `answers`."""
-    return _with_user_text(list(conversation), AGGREGATE.format(answers=_list(answers, cut)))
+    text = AGGREGATE.format(answers=_list(answers, cut), question=_question(conversation))
+    return _with_user_text(list(conversation), text)
 
 
 def answer_budget(*, context_size: int, max_tokens: int, frame_tokens: int, answers: int) -> int:
@@ -141,7 +132,15 @@ def truncate(text: str, max_chars: int) -> str:
 
 
 def _list(answers: Sequence[Shown], cut: Cut) -> str:
-    return "\n\n".join(ANSWER_ITEM.format(name=a.name, text=cut(a.text)) for a in answers)
+    return ANSWER_SEPARATOR.join(ANSWER_ITEM.format(name=a.name, text=cut(a.text)) for a in answers)
+
+
+def _question(conversation: Sequence[LLMMessage]) -> str:
+    """The last user turn's text: what the round asks."""
+    for message in reversed(conversation):
+        if isinstance(message, UserMessage) and isinstance(message.content, str):
+            return message.content.strip()
+    return ""
 
 
 def _with_user_text(messages: list[LLMMessage], text: str) -> list[LLMMessage]:

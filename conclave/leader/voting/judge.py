@@ -3,6 +3,13 @@
 The round code asks a judge participant with `judge_prompt`, reads the reply with
 `parse_judge_reply` and passes the index as `VoteParams.judge_choice`; `vote` itself stays
 pure. Groups are the majority's answer groups with the judged candidate's group first.
+
+The prompt shows the proposed answers, then asks the question again: a 135M-270M model
+asked "which answer is best, by number?" names numbers at random (measured in
+bench/results/quality.md), while asked the question beside the proposals it mostly
+repeats the one it finds right. The reply is read as that answer (the votable candidate
+whose extracted answer it matches), else as a candidate's number, so large judges that
+answer with a number still work.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import replace
 
 from conclave.leader.types import Candidate, Decision
 from conclave.leader.voting import majority
+from conclave.leader.voting.extract import extract_answer
 from conclave.leader.voting.method import VotingMethod
 from conclave.leader.voting.params import VoteParams
 from conclave.leader.voting.tally import (
@@ -31,29 +39,30 @@ _INTEGER = re.compile(r"(?<![\w.])\d+(?!\w|\.\d)")
 
 
 def judge_prompt(question: str, candidates: Sequence[Candidate], max_chars_each: int = 600) -> str:
-    """Asks for the number (1..k) of the best of the k votable candidates; long answers
-    are cut to `max_chars_each` characters so the prompt fits a small model's context."""
-    lines = [
-        "Several assistants answered the same question. Pick the answer that is most "
-        "likely correct and most consistent with the others.",
-        "",
-        "Question:",
-        question.strip(),
-        "",
-    ]
+    """The proposals of the k votable candidates, numbered, then the question again; long
+    answers are cut to `max_chars_each` characters so the prompt fits a small model."""
+    lines = ["Proposed answers:"]
     for number, index in enumerate(votable(candidates), start=1):
-        lines += [f"Answer {number}:", _clip(candidates[index].text.strip(), max_chars_each), ""]
-    lines.append("Which answer is best? Answer with the number only.")
+        lines.append(f"{number}. {_clip(candidates[index].text.strip(), max_chars_each)}")
+    lines += ["", "Some of them may be wrong. Reply with the correct one.", question.strip()]
     return "\n".join(lines)
 
 
-def parse_judge_reply(reply: str, candidates: Sequence[Candidate]) -> int | None:
-    """The candidate index named by the first whole number in `reply` (1-based among the
-    votable candidates, as in `judge_prompt`); None if there is none or it is out of range."""
+def parse_judge_reply(
+    reply: str, candidates: Sequence[Candidate], extract: str = "auto"
+) -> int | None:
+    """The candidate the judge chose: the first votable one whose answer (extracted with
+    `extract`) the reply's answer equals, else the one its first whole number names
+    (1-based among the votable candidates, as in `judge_prompt`); None if neither."""
+    indices = votable(candidates)
+    said = extract_answer(reply, extract)
+    if said:
+        for index in indices:
+            if extract_answer(candidates[index].text, extract) == said:
+                return index
     match = _INTEGER.search(reply)
     if match is None:
         return None
-    indices = votable(candidates)
     number = int(match.group(0))
     return indices[number - 1] if 1 <= number <= len(indices) else None
 
