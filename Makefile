@@ -27,15 +27,16 @@ $(STAMP): requirements.lock requirements-models.lock pyproject.toml deploy/requi
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Debian tools the deploy tests drive (mtools, mkfs.fat, sfdisk, cloud-init). Installed
+# Debian tools the deploy tests drive (mtools, mkfs.fat, sfdisk, cloud-init) and curl, which
+# the shell examples of docs/gateway.md use (tests/e2e/test_docs_examples.py). Installed
 # when missing and we may (root with apt); otherwise those tests skip and name the package.
-SYSTEM_TOOLS := mcopy mkfs.fat sfdisk cloud-init
+SYSTEM_TOOLS := mcopy mkfs.fat sfdisk cloud-init curl
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian packages for:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			mtools dosfstools fdisk cloud-init >/dev/null; \
+			mtools dosfstools fdisk cloud-init curl >/dev/null; \
 	elif [ -n "$$missing" ]; then echo "note: missing$$missing; deploy tests will skip"; fi
 
 # The whole local swarm on the bundled model: agent, leader, OpenAI gateway on :8080.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings, ParticipantConfig
 from conclave.services.settings import AgentSettings, ModelEntry
@@ -15,6 +16,7 @@ DEPLOYABLES = (
     ("Agent service", "conclave agent", AgentSettings),
     ("Leader", "conclave leader", LeaderSettings),
     ("Gateway", "conclave gateway", GatewaySettings),
+    ("MCP server on stdio", "conclave mcp", McpSettings),
 )
 NESTED = (
     ("Agent `models` entries", ModelEntry),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
 from conclave.cli.flags import add_settings_flags, given_settings
+from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings
 from conclave.services.settings import AgentSettings
@@ -19,6 +20,7 @@ SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
     "agent": AgentSettings,
     "leader": LeaderSettings,
     "gateway": GatewaySettings,
+    "mcp": McpSettings,
 }
 # `--config FILE` is how docs, deploy files and scripts name every config file.
 SETTINGS_ALIASES = {"config_file": ["--config"]}
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway = commands.add_parser("gateway", help="run the OpenAI-compatible HTTP gateway")
     add_settings_flags(gateway, GatewaySettings, aliases=SETTINGS_ALIASES)
+
+    mcp = commands.add_parser(
+        "mcp", help="serve Conclave's MCP tools on stdio (ask the council from an MCP client)"
+    )
+    add_settings_flags(mcp, McpSettings, aliases=SETTINGS_ALIASES)
 
     up = commands.add_parser("up", help="the whole local swarm: agents, leader, gateway")
     up.add_argument("--agents", type=int, default=1, help="agent services (model copies)")
@@ -127,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_service(command: str, args: argparse.Namespace) -> int:
-    """`conclave agent|leader|gateway`: settings from the flags given (over the
+    """`conclave agent|leader|gateway|mcp`: settings from the flags given (over the
     environment and the config file), logging, then the service until it is stopped."""
     from conclave.cli.logs import configure_logging
 
@@ -152,6 +159,11 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
         from conclave.leader.server import serve as serve_leader
 
         asyncio.run(serve_leader(settings, on_ready=say("ready on")))
+    elif command == "mcp":
+        # Nothing may be printed: stdout is the MCP protocol (the log goes to stderr).
+        from conclave.gateway.mcp.stdio import serve_stdio
+
+        asyncio.run(serve_stdio(settings))
     else:
         from conclave.gateway.server import serve as serve_gateway
 

@@ -11,15 +11,19 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from conclave import __version__
 from conclave.agents.rpc import AgentClients
-from conclave.errors import InvalidRequest, NotFound, Overloaded, Unavailable
+from conclave.errors import InvalidRequest, NotFound, Unavailable
 from conclave.gateway import catalog, structured, unsupported
+from conclave.gateway.admission import Admission
+from conclave.gateway.anthropic import routes as anthropic
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
+from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.limits import BodyLimit
+from conclave.gateway.mcp.http import McpEndpoint
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import (
     ChatCompletionRequest,
@@ -30,30 +34,13 @@ from conclave.gateway.protocol import (
     ModelList,
     SamplingFields,
 )
+from conclave.gateway.responses import routes as responses
 from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
 from conclave.leader.client import LeaderClient
 
-ROUND_HEADER = "x-conclave-round-id"
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 429, 503, 504)}
-
-
-class Admission:
-    """At most `limit` completions at once. Refusing at the door (429 + Retry-After) is
-    the only honest choice once a stream has started: it is never cut short later."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_flight = 0
-
-    def enter(self) -> None:
-        if self.in_flight >= self.limit:
-            raise Overloaded(f"the gateway is answering {self.limit} requests; retry later")
-        self.in_flight += 1
-
-    def leave(self) -> None:
-        self.in_flight -= 1
 
 
 def create_app(
@@ -69,11 +56,12 @@ def create_app(
     agent_clients = agents or AgentClients(channels)
     metrics = Metrics()
     service = CompletionService(leader, settings, metrics)
-    admission = Admission(settings.max_concurrent)
+    admission = Admission(settings.max_concurrent, metrics.in_flight)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.running():
+            yield
         await leader.close()
         await agent_clients.close()
         await channels.close()
@@ -85,8 +73,10 @@ def create_app(
         "open. See docs/gateway.md.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_error_handlers(app, settings.retry_after_s)
+    # Each door's errors in its own API's shape (the status always from the one table).
+    shapers = {**anthropic.SHAPERS}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, shapers=shapers)
+    install_error_handlers(app, settings.retry_after_s, shapers)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -102,9 +92,14 @@ def create_app(
         if settings.api_key is None:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            # Anthropic's clients send the key as `x-api-key`.
+            token = request.headers.get("x-api-key", "")
         expected = settings.api_key.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-            raise AuthenticationFailed("a valid API key is required: Authorization: Bearer KEY")
+        if not token or not hmac.compare_digest(token.strip().encode(), expected):
+            raise AuthenticationFailed(
+                "a valid API key is required: Authorization: Bearer KEY (or x-api-key: KEY)"
+            )
 
     guarded = [Depends(authorize)]
 
@@ -118,45 +113,15 @@ def create_app(
         check_limits(request, messages, settings)
         params = dict(request.conclave.params or {}) if request.conclave else {}
         structured.check(form, messages, params)
-        admission.enter()
-        metrics.in_flight.set(admission.in_flight)
-        released = False
 
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                admission.leave()
-                metrics.in_flight.set(admission.in_flight)
-
-        try:
+        async def produce() -> Response:
             if not request.stream:
                 body = await service.complete(kind, request, target, messages, form)
-                return _json(body, {ROUND_HEADER: body["conclave"]["round_id"]})
+                return json_answer(body, body["conclave"]["round_id"])
             round_id, events = await service.open_stream(kind, request, target, messages, form)
-        except BaseException:
-            release()
-            raise
-        finally:
-            if not request.stream:
-                release()
+            return sse_answer(events, round_id)
 
-        async def body_then_release() -> AsyncIterator[str]:
-            try:
-                async for piece in events:
-                    yield piece
-            finally:
-                release()
-
-        return StreamingResponse(
-            body_then_release(),
-            media_type="text/event-stream",
-            headers={
-                ROUND_HEADER: round_id,
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            },
-        )
+        return await admission.admit(produce)
 
     @app.post(
         "/v1/chat/completions",
@@ -182,6 +147,12 @@ def create_app(
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         return await answer(TEXT, request, [("user", prompt)])
 
+    door = Door(settings, leader, agent_clients, service, admission)
+    app.include_router(anthropic.router(door), dependencies=guarded, responses=ERRORS)
+    app.include_router(responses.router(door), dependencies=guarded, responses=ERRORS)
+    mcp = McpEndpoint.for_gateway(door, authorize)
+    app.router.routes.append(mcp.route())
+
     @app.get("/v1/models", dependencies=guarded, response_model=ModelList)
     async def models() -> ModelList:
         created = int(time.time())
@@ -202,6 +173,9 @@ def create_app(
         except (Unavailable, NotFound):
             listed = []
         for agent in listed:
+            # Every model the agent serves (a voice asks for one; `model` on a round's
+            # participant may name any of them).
+            served = [m["id"] for m in (agent.info or {}).get("models", [])]
             for name in agent.participants:
                 cards.append(
                     ModelCard(
@@ -211,6 +185,7 @@ def create_app(
                             "agent": agent.name,
                             "address": agent.address,
                             "model": agent.participant_models.get(name) or agent.model,
+                            "agent_models": served,
                         },
                     )
                 )
@@ -223,7 +198,7 @@ def create_app(
             raise InvalidRequest("input takes 1 to 256 strings", field="input")
         if sum(len(t) for t in texts) > settings.max_content_chars:
             raise InvalidRequest("input is too long", field="input")
-        address = await _embedding_agent(leader, request.model)
+        address = await agent_address(leader, request.model)
         result = await agent_clients.embed(address, texts, timeout=60.0)
         return {
             "object": "list",
@@ -303,18 +278,6 @@ def create_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
-
-
-async def _embedding_agent(leader: LeaderClient, model: str) -> str:
-    """`agent/<name>` embeds on that participant's agent; a strategy model on the first
-    live agent (embeddings are one model's, never a vote)."""
-    target = catalog.resolve(model)
-    for agent in await leader.list_agents():
-        if target.participant is None or target.participant in agent.participants:
-            return agent.address
-    if target.participant is not None:
-        raise NotFound(f"The model '{model}' does not exist; GET /v1/models lists the models")
-    raise Unavailable("no agent service is live to compute embeddings")
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:

@@ -16,14 +16,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from conclave.errors import ConclaveError, InvalidRequest, Unavailable
 from conclave.gateway import structured
 from conclave.gateway.catalog import Target
-from conclave.gateway.errors import error_body
+from conclave.gateway.errors import Shaper, error_body
 from conclave.gateway.metrics import Metrics
 from conclave.gateway.protocol import SamplingFields
 from conclave.gateway.settings import GatewaySettings
@@ -245,16 +245,23 @@ class CompletionService:
         messages: Sequence[tuple[str, str]],
         form: AnswerForm = PLAIN_FORM,
     ) -> dict[str, Any]:
-        spec = round_spec(request, target, messages, form)
-        decided = None
-        async for event in self._leader.run_round(spec, timeout=self._settings.request_timeout_s):
-            if isinstance(event, RoundDecided):
-                decided = event.record
-        assert decided is not None  # run_round ends with the decided round or raises
-        self._metrics.round_done(decided)
+        decided = await self.decide(round_spec(request, target, messages, form))
         return response_body(
             kind, target.model, decided, n=request.n, direct=target.participant is not None
         )
+
+    async def decide(
+        self,
+        spec: RoundSpec,
+        on_event: Callable[[RoundEvent], Awaitable[None]] | None = None,
+    ) -> RoundRecord:
+        """Runs the round to its decision (every door's whole answer), counted in the
+        metrics; `on_event` sees each event on the way (MCP's progress notifications)."""
+        decided = await self._leader.decide(
+            spec, timeout=self._settings.request_timeout_s, on_event=on_event
+        )
+        self._metrics.round_done(decided)
+        return decided
 
     async def open_stream(
         self,
@@ -268,7 +275,13 @@ class CompletionService:
         participant is producing text (or the round is decided). Until then a refusal
         (busy agents: 429, bad request: 400) is still a plain HTTP error: a client never
         gets a 200 stream that then fails for a reason known up front."""
-        spec = round_spec(request, target, messages, form)
+        round_id, items = await self.open_round(round_spec(request, target, messages, form))
+        return round_id, self._sse(kind, request, target, round_id, items, live=not form.shaped)
+
+    async def open_round(self, spec: RoundSpec) -> tuple[str, AsyncIterator[RoundEvent]]:
+        """Starts the round; returns its id and its events (from the start) once some
+        participant is producing text or the round is decided — every door's stream
+        opens here, so a refusal known up front is a plain HTTP error on all of them."""
         items = self._leader.run_round(spec, timeout=self._settings.request_timeout_s)
         try:
             first = await anext(items)
@@ -280,9 +293,18 @@ class CompletionService:
         except BaseException:
             await items.aclose()
             raise
-        return first.round_id, self._sse(
-            kind, request, target, first.round_id, _prepend(early, items), live=not form.shaped
-        )
+        return first.round_id, _prepend(early, items)
+
+    def round_done(self, record: RoundRecord) -> None:
+        """A streamed round is decided: counted once, whichever door streamed it."""
+        self._metrics.round_done(record)
+
+    def stream_error(self, error: ConclaveError, shape: Shaper) -> dict[str, Any]:
+        """An error after the headers went out: mapped by the one table, counted, and
+        shaped for the door that sends it in-band."""
+        mapped, body = error_body(error, shape)
+        self._metrics.error(mapped.status)
+        return body
 
     async def _sse(
         self,
@@ -322,7 +344,7 @@ class CompletionService:
 
         try:
             decided = None
-            async for item in _with_keepalive(items, self._settings.keepalive_s):
+            async for item in with_keepalive(items, self._settings.keepalive_s):
                 if item is None:
                     yield ": keep-alive\n\n"  # a vote is running; nothing to say yet
                 elif isinstance(item, CandidateText) and direct and live and item.turn == 0:
@@ -379,7 +401,7 @@ def _data(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def _with_keepalive(
+async def with_keepalive(
     items: AsyncIterator[RoundEvent], every_s: float
 ) -> AsyncIterator[RoundEvent | None]:
     """Yields the items, and None whenever `every_s` passes without one."""

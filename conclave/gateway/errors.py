@@ -1,13 +1,16 @@
-"""The gateway's one error table: domain errors -> OpenAI-shaped HTTP errors.
+"""The gateway's one error table: domain errors -> HTTP errors.
 
-Every failure leaves the gateway as `{"error": {message, type, param, code}}` with the
-status below — leader failures included (the leader client turns gRPC statuses into
-domain errors first).
+Every failure leaves the gateway with the status below — leader failures included (the
+leader client turns gRPC statuses into domain errors first). The status comes from this
+table alone; only the body's *shape* differs by door: OpenAI's
+`{"error": {message, type, param, code}}` by default, another API's own shape for the
+paths a `Shaper` is installed for (`/v1/messages`: Anthropic's).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,18 +68,34 @@ def lookup(error: Exception) -> HttpError:
 
 
 def body(mapped: HttpError, message: str, param: str | None = None) -> dict[str, Any]:
-    """The one shape of every error the gateway sends (OpenAI's)."""
+    """OpenAI's error shape: the default one."""
     return {"error": {"message": message, "type": mapped.type, "param": param, "code": mapped.code}}
 
 
-def error_body(error: Exception) -> tuple[HttpError, dict[str, Any]]:
+# Shapes one mapped error (status and OpenAI type/code from the table, the message, the
+# offending parameter) into a door's error body.
+Shaper = Callable[[HttpError, str, str | None], dict[str, Any]]
+
+
+def shaper_for(path: str, shapers: Mapping[str, Shaper]) -> Shaper:
+    """The shape of errors on `path`: the longest matching prefix in `shapers`, else
+    OpenAI's."""
+    for prefix in sorted(shapers, key=len, reverse=True):
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            return shapers[prefix]
+    return body
+
+
+def error_body(error: Exception, shape: Shaper = body) -> tuple[HttpError, dict[str, Any]]:
     mapped = lookup(error)
     message = str(error) if mapped is not INTERNAL else "internal error; see the gateway log"
-    return mapped, body(mapped, message, getattr(error, "field", None))
+    return mapped, shape(mapped, message, getattr(error, "field", None))
 
 
-def error_response(error: Exception, retry_after_s: int | None = None) -> JSONResponse:
-    mapped, content = error_body(error)
+def error_response(
+    error: Exception, retry_after_s: int | None = None, shape: Shaper = body
+) -> JSONResponse:
+    mapped, content = error_body(error, shape)
     if mapped is INTERNAL:
         log.error("unexpected error", exc_info=error)
     headers = {}
@@ -94,27 +113,35 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str | None]
     return f"{param or 'body'}: {first.get('msg', 'invalid request')}", param
 
 
-def install_error_handlers(app: FastAPI, retry_after_s: int) -> None:
+def install_error_handlers(
+    app: FastAPI, retry_after_s: int, shapers: Mapping[str, Shaper] | None = None
+) -> None:
+    """`shapers`: path prefix -> the error shape of the door served there."""
+    shapers = dict(shapers or {})
+
+    def shape(request: Request) -> Shaper:
+        return shaper_for(request.url.path, shapers)
+
     @app.exception_handler(ConclaveError)
-    async def domain(_: Request, error: ConclaveError) -> JSONResponse:
-        return error_response(error, retry_after_s)
+    async def domain(request: Request, error: ConclaveError) -> JSONResponse:
+        return error_response(error, retry_after_s, shape(request))
 
     @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation(request: Request, error: RequestValidationError) -> JSONResponse:
         message, param = _validation_message(error)
-        return error_response(InvalidRequest(message, field=param))
+        return error_response(InvalidRequest(message, field=param), shape=shape(request))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         # Routing's own refusals (no such path, wrong method): their status as they are.
         code = "not_found" if error.status_code == 404 else "invalid_request"
         mapped = HttpError(error.status_code, "invalid_request_error", code)
         return JSONResponse(
-            body(mapped, str(error.detail)),
+            shape(request)(mapped, str(error.detail), None),
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, error: Exception) -> JSONResponse:
-        return error_response(error)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        return error_response(error, shape=shape(request))

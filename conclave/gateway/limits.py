@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conclave.gateway.errors import PayloadTooLarge, error_body
+from conclave.gateway.errors import PayloadTooLarge, Shaper, error_body, shaper_for
 
 
 class _TooLarge(Exception):
@@ -14,9 +15,12 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, shapers: Mapping[str, Shaper] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.shapers = dict(shapers or {})  # the refusal speaks the door's error shape
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -24,7 +28,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -48,11 +52,12 @@ class BodyLimit:
             await self.app(scope, counted, watch)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         mapped, content = error_body(
-            PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
+            PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes"),
+            shaper_for(scope.get("path", ""), self.shapers),
         )
         body = json.dumps(content).encode()
         await send(

@@ -36,6 +36,10 @@ class ConclaveOptions(BaseModel):
     )
     tags: dict[StrictStr, StrictStr] | None = Field(None, description="Stored with the round.")
 
+    def tagged(self, tags: dict[str, str]) -> ConclaveOptions:
+        """These options with more round tags: a door's own (`api=...`) over the client's."""
+        return self.model_copy(update={"tags": {**(self.tags or {}), **tags}})
+
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")

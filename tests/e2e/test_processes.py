@@ -16,6 +16,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from conclave.services.model_source import GEMMA, SMOLLM2
 from conclave.swarm import DEFAULT_VOICE_MODELS
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
@@ -115,8 +116,10 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
         # The voices are the measured default team, each asking for its own model.
         assert [p["model"] for p in held["participants"]] == list(DEFAULT_VOICE_MODELS)
         cards = httpx.get(f"{url}/v1/models").json()["data"]
-        voices = [c["conclave"]["model"] for c in cards if c["id"].startswith("agent/")]
-        assert voices == list(DEFAULT_VOICE_MODELS)
+        voices = [c["conclave"] for c in cards if c["id"].startswith("agent/")]
+        assert [v["model"] for v in voices] == list(DEFAULT_VOICE_MODELS)
+        # Both bundled models are served, whichever the voices ask for.
+        assert {GEMMA.id, SMOLLM2.id} <= set(voices[0]["agent_models"])
         proc.send_signal(signal.SIGINT)
         assert _read_until(proc, r"(stopped\.)", timeout=300) == "stopped."
         assert proc.wait(timeout=30) == 0

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from conclave.agents.rpc import Embeddings
-from conclave.errors import NotFound
+from conclave.agents.rpc import Embeddings, TokenCount
+from conclave.errors import NotFound, Unavailable
 from conclave.leader.client import RoundPage
 from conclave.leader.events import CandidateText, RoundDecided, RoundEvent, RoundStarted
 from conclave.leader.types import (
@@ -41,7 +41,10 @@ def decided_round(spec: RoundSpec, round_id: str = "r1") -> RoundRecord:
         id=round_id,
         created_at=1.0,
         request=RoundRequest(
-            messages=spec.messages, strategy=spec.strategy, method=spec.method or "majority"
+            messages=spec.messages,
+            strategy=spec.strategy,
+            method=spec.method or "majority",
+            tags=dict(spec.tags),
         ),
         participants=(),
         candidates=candidates,
@@ -63,13 +66,24 @@ class FakeLeader:
     def __init__(self) -> None:
         self.specs: list[RoundSpec] = []
 
-    async def run_round(self, spec: RoundSpec, *, timeout: float) -> AsyncIterator[RoundEvent]:
+    def check(self, spec: RoundSpec) -> None:
         if spec.participants and spec.participants[0] not in ("alpha", None):
             raise NotFound(f"unknown participant(s) {spec.participants[0]}")
         self.specs.append(spec)
+
+    async def run_round(self, spec: RoundSpec, *, timeout: float) -> AsyncIterator[RoundEvent]:
+        self.check(spec)
         yield RoundStarted("r1", spec.strategy, spec.method or "majority", ("alpha",))
         yield CandidateText("alpha", 0, 0, "answer 0")
         yield RoundDecided(decided_round(spec))
+
+    async def decide(self, spec: RoundSpec, *, timeout: float, on_event=None) -> RoundRecord:
+        async for event in self.run_round(spec, timeout=timeout):
+            if on_event is not None:
+                await on_event(event)
+            if isinstance(event, RoundDecided):
+                return event.record
+        raise AssertionError("the fake round ended without a decision")
 
     async def get_round(self, round_id: str) -> RoundRecord:
         if round_id != "r1":
@@ -98,9 +112,23 @@ class FakeLeader:
         return None
 
 
+class FailingLeader(FakeLeader):
+    """A round that starts, produces some text, then loses its quorum: the error can only
+    go in-band."""
+
+    async def run_round(self, spec: RoundSpec, *, timeout: float) -> AsyncIterator[RoundEvent]:
+        self.check(spec)
+        yield RoundStarted("r2", spec.strategy, spec.method or "majority", ("alpha",))
+        yield CandidateText("alpha", 0, 0, "answ")
+        raise Unavailable("round r2 is short of its quorum: 0 of 1 answered")
+
+
 class FakeAgents:
     async def embed(self, address: str, texts: Any, *, timeout: float) -> Embeddings:
         return Embeddings(vectors=[[0.0, 1.0] for _ in texts], prompt_tokens=len(texts), model="m")
+
+    async def count_tokens(self, address: str, chat: Any, *, model: str, timeout: float):
+        return TokenCount(tokens=sum(len(m.content.split()) + 4 for m in chat), context_size=1024)
 
     async def close(self) -> None:
         return None

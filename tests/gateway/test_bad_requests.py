@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from conclave.gateway.app import create_app
 from conclave.gateway.settings import GatewaySettings
+from tests.gateway.conftest import send
 from tests.gateway.fake_leader import FakeAgents, FakeLeader
 
 OK = {"model": "conclave-vote", "messages": [{"role": "user", "content": "hi"}]}
@@ -97,12 +98,7 @@ CASES = [
     ("name", "method", "path", "payload", "status"), CASES, ids=[c[0] for c in CASES]
 )
 def test_bad_request_gets_its_documented_status(client, name, method, path, payload, status):
-    if isinstance(payload, bytes):
-        response = client.request(
-            method, path, content=payload, headers={"Content-Type": "application/json"}
-        )
-    else:
-        response = client.request(method, path, json=payload)
+    response = send(client, path, payload, method)
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}

@@ -9,6 +9,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from conclave.gateway.server import build_server
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.server import LeaderServer
@@ -126,12 +128,18 @@ class RunningLeader:
 
 
 class RunningGateway:
-    """The gateway's uvicorn server as a task on the shared loop."""
+    """The gateway's uvicorn server as a task on the shared loop; `app` replaces the
+    settings' own (a gateway over a stand-in leader)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, *, app: Any = None) -> None:
         self.settings = settings
         self.thread = shared_loop()
-        self.server = build_server(settings)
+        if app is None:
+            self.server = build_server(settings)
+        else:
+            self.server = uvicorn.Server(
+                uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+            )
         self.server.config.install_signal_handlers = False
         self.thread.run(self._start())
         port = self.server.servers[0].sockets[0].getsockname()[1]

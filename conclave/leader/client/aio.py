@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -11,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
 from conclave.leader.client import core
-from conclave.leader.events import RoundEvent
+from conclave.leader.events import RoundDecided, RoundEvent
 from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
 from conclave.v1 import leader_pb2
 from conclave.v1.leader_pb2_grpc import LeaderServiceStub
@@ -45,6 +46,27 @@ class LeaderClient:
         finally:
             call.cancel()
         reader.decided()
+
+    async def decide(
+        self,
+        spec: RoundSpec,
+        *,
+        timeout: float,
+        on_event: Callable[[RoundEvent], Awaitable[None]] | None = None,
+    ) -> RoundRecord:
+        """Runs the round to its end; the decided record. `on_event` sees every event on
+        the way (progress reports); a caller cancelled inside it still ends the call now,
+        not when the generator is collected."""
+        decided = None
+        events = self.run_round(spec, timeout=timeout)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if on_event is not None:
+                    await on_event(event)
+                if isinstance(event, RoundDecided):
+                    decided = event.record
+        assert decided is not None  # run_round ends with the decided round or raises
+        return decided
 
     async def get_round(self, round_id: str, *, timeout: float = 10.0) -> RoundRecord:
         request = leader_pb2.GetRoundRequest(id=round_id)
