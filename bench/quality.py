@@ -263,6 +263,7 @@ def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
             "seed": SEED,
             "agent_slots": AGENT_SLOTS,
             "cost_every": COST_EVERY,
+            "default_team": DEFAULT_TEAM,
         },
         measurements={"answers": [asdict(a) for a in answers], "plot": str(result.plot)},
     )

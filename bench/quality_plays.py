@@ -75,7 +75,7 @@ TEAMS: tuple[Team, ...] = (
     Team("smollm2-template", _alternating(SMOLLM2_TEMPLATE), 0.5, plays=(VOTES, GREEDY)),
     Team("mixed", _alternating(GEMMA.id, SMOLLM2.id), 0.5),
 )
-DEFAULT_TEAM = "gemma"  # the team whose voices `conclave up` starts
+DEFAULT_TEAM = "smollm2"  # the team whose voices `conclave up` starts
 
 
 @dataclass(frozen=True, slots=True)

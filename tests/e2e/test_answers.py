@@ -14,6 +14,7 @@ import grpc
 import pytest
 from openai import OpenAI
 
+from conclave.swarm import DEFAULT_TEMPERATURE, DEFAULT_VOICE_MODELS
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 from tests.support.servers import (
@@ -43,7 +44,13 @@ def gateway(agent, tmp_path_factory):
     db = tmp_path_factory.mktemp("answers") / "rounds.db"
     with (
         RunningLeader(
-            leader_settings(db, agents=[agent.address], participants_per_agent=3)
+            leader_settings(
+                db,
+                agents=[agent.address],
+                participants_per_agent=len(DEFAULT_VOICE_MODELS),
+                voice_models=list(DEFAULT_VOICE_MODELS),  # the voices `conclave up` starts
+                default_temperature=DEFAULT_TEMPERATURE,
+            )
         ) as lead,
         RunningGateway(gateway_settings(lead.address)) as running,
     ):

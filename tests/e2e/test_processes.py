@@ -106,6 +106,7 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
             json={
                 "model": "conclave-vote",
                 "max_tokens": 8,
+                "seed": 7,  # the swarm's own temperature, seeded: the same voices every run
                 "messages": [{"role": "user", "content": "Name a colour."}],
             },
         )
