@@ -47,6 +47,7 @@ from pathlib import Path
 import yaml
 
 from bench.agent_server import AgentProcess, agent_settings
+from bench.in_process_round import decided_round
 from bench.order import rotated
 from bench.procs import ProcessGroup
 from bench.quality_plays import (
@@ -66,11 +67,9 @@ from bench.quality_plays import (
 from bench.quality_report import summarize
 from bench.result import BenchResult, Options
 from conclave.agents.rpc import AgentClients
-from conclave.errors import ConclaveError
 from conclave.experiments.datasets import DatasetSpec, Item, load_dataset
 from conclave.experiments.scorers import score
 from conclave.leader.discovery import AgentDirectory
-from conclave.leader.events import RoundDecided
 from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.rounds import RoundRunner
 from conclave.leader.server import default_strategies
@@ -163,14 +162,7 @@ async def ask(
         params=dict(play.params),
         tags={"bench": NAME, "team": team.name, "play": play.id, "item": item.id},
     )
-    try:
-        async with asyncio.timeout(ROUND_TIMEOUT_S):
-            async for event in runner.run(request):
-                if isinstance(event, RoundDecided):
-                    return event.record
-    except (ConclaveError, TimeoutError) as error:  # a missed quorum is a result too
-        return f"{type(error).__name__}: {error}"
-    return "the round ended without a decision"
+    return await decided_round(runner, request, ROUND_TIMEOUT_S)
 
 
 async def measure(address: str, tasks: dict[str, list[Item]], db: Path) -> list[Answer]:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.agent_server import AgentProcess, agent_settings
+from bench.in_process_round import decided_round
 from bench.order import rotated
 from bench.procs import ProcessGroup
 from bench.result import BenchResult, Options
@@ -35,9 +36,7 @@ from bench.stats import median, ratio, spread
 from bench.table import Table, cell
 from bench.workload import CONTEXT_SIZE, THREADS
 from conclave.agents.rpc import AgentClients
-from conclave.errors import ConclaveError
 from conclave.leader.discovery import AgentDirectory
-from conclave.leader.events import RoundDecided
 from conclave.leader.participants import ParticipantRegistry
 from conclave.leader.rounds import RoundRunner
 from conclave.leader.server import default_strategies
@@ -189,14 +188,7 @@ async def decide(
         params=params,
         tags={"bench": NAME, "question": str(question), "repeat": str(repeat)},
     )
-    try:
-        async with asyncio.timeout(ROUND_TIMEOUT_S):
-            async for event in runner.run(request):
-                if isinstance(event, RoundDecided):
-                    return event.record
-    except (ConclaveError, TimeoutError) as error:  # a missed quorum is a result too
-        return f"{type(error).__name__}: {error}"
-    return "the round ended without a decision"
+    return await decided_round(runner, request, ROUND_TIMEOUT_S)
 
 
 def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
