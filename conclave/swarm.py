@@ -109,28 +109,27 @@ class LocalSwarm:
 
     def _voice_models(self) -> tuple[str, ...]:
         plan = self.plan
-        if plan.voice_models is not None:
-            for agent in self.agents:
-                served = agent.served_models()
-                missing = [m for m in plan.voice_models if m not in served]
-                if missing:
-                    raise SwarmError(
-                        f"voice_models: {agent.settings.name} does not serve "
-                        f"{', '.join(missing)} (it serves {', '.join(served)})"
-                    )
-            return plan.voice_models
-        if plan.model is not None:
-            return ()
+        if plan.voice_models is None and plan.model is not None:
+            return ()  # the user's own model: every voice on it
+        wanted = DEFAULT_VOICE_MODELS if plan.voice_models is None else plan.voice_models
         for agent in self.agents:
-            missing = [m for m in DEFAULT_VOICE_MODELS if m not in agent.served_models()]
-            if missing:  # e.g. SmolLM2 not installed: every voice on the agent's default
-                log.warning(
-                    "%s does not serve %s: its voices use its default model",
-                    agent.settings.name,
-                    ", ".join(missing),
+            served = agent.served_models()
+            missing = [m for m in wanted if m not in served]
+            if not missing:
+                continue
+            if plan.voice_models is not None:  # asked for by name: refuse to start
+                raise SwarmError(
+                    f"voice_models: {agent.settings.name} does not serve "
+                    f"{', '.join(missing)} (it serves {', '.join(served)})"
                 )
-                return ()
-        return DEFAULT_VOICE_MODELS
+            # The default team, e.g. SmolLM2 not installed: every voice on the default.
+            log.warning(
+                "%s does not serve %s: its voices use its default model",
+                agent.settings.name,
+                ", ".join(missing),
+            )
+            return ()
+        return wanted
 
     def voices(self) -> list[tuple[str, str]]:
         """(participant, model id) of every voice, in the leader's order."""
