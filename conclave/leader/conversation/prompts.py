@@ -45,14 +45,13 @@ Cut = Callable[[str], str]
 # they read. Asked to "check the answers and say what is wrong" they wrote about the
 # names in the list or answered with a digit; asked to pick "the correct answer" they
 # answered with option letters (bench/results/quality.md has the measurements).
+# The same words whether or not the participant has an own answer (its assistant turn).
 CRITIQUE = "Other participants answered:\n{answers}\n\nSome of these may be wrong. {question}"
-CRITIQUE_WITHOUT_OWN = CRITIQUE
 AGGREGATE = "Participants answered:\n{answers}\n\nSome of these may be wrong. {question}"
 
 # Answers are listed without their participants' names: a small model copies names and
 # numbers from the list into its answer.
 ANSWER_ITEM = "- {text}"
-ANSWER_SEPARATOR = "\n"
 
 # Under a grammar (a JSON response format or tools, without reason-first) the answer's
 # form is decided token by token: the same turns, saying which form (`{form}`, from
@@ -61,7 +60,6 @@ CRITIQUE_CONSTRAINED = (
     "Other participants answered:\n{answers}\n\nSome of these may be wrong. "
     "Reply with your answer only, {form}. {question}"
 )
-CRITIQUE_WITHOUT_OWN_CONSTRAINED = CRITIQUE_CONSTRAINED
 AGGREGATE_CONSTRAINED = (
     "Participants answered:\n{answers}\n\nSome of these may be wrong. "
     "Reply with one answer only, {form}. {question}"
@@ -73,7 +71,7 @@ _SPACE = re.compile(r"\s")
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """An earlier answer shown in a prompt, under its participant's name."""
+    """An earlier answer shown in a prompt (whose it is; the prompt shows no names)."""
 
     name: str
     text: str
@@ -100,10 +98,7 @@ def critique_messages(
     messages = list(conversation)
     if own is not None:
         messages.append(AssistantMessage(content=cut(own), source="assistant"))
-    if form is None:
-        template = CRITIQUE if own is not None else CRITIQUE_WITHOUT_OWN
-    else:
-        template = CRITIQUE_CONSTRAINED if own is not None else CRITIQUE_WITHOUT_OWN_CONSTRAINED
+    template = CRITIQUE if form is None else CRITIQUE_CONSTRAINED
     text = template.format(answers=_list(others, cut), question=_question(conversation), form=form)
     return _with_user_text(messages, text)
 
@@ -154,7 +149,7 @@ def truncate(text: str, max_chars: int) -> str:
 
 
 def _list(answers: Sequence[Shown], cut: Cut) -> str:
-    return ANSWER_SEPARATOR.join(ANSWER_ITEM.format(name=a.name, text=cut(a.text)) for a in answers)
+    return "\n".join(ANSWER_ITEM.format(text=cut(a.text)) for a in answers)
 
 
 def _question(conversation: Sequence[LLMMessage]) -> str:
