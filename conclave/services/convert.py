@@ -130,6 +130,8 @@ def model_info(model: ModelDescription) -> pb.ModelInfo:
         chat_format=model.chat_format,
         loaded=model.loaded,
         chat_format_reason=model.chat_format_reason,
+        weights=model.weights,
+        weights_reason=model.weights_reason,
         demonstrations=[
             pb.ChatMessage(role=role, content=text)
             for d in model.demonstrations

@@ -161,7 +161,9 @@ class AgentSettings(ConclaveSettings):
         True,
         description="Same greedy output alone or beside other requests (reproducible "
         "experiments under load); off shares one KV pool and repacks weights: a little "
-        "faster, not reproducible across load.",
+        "faster, not reproducible across load. Weights are repacked only after a self-test "
+        "in a child process decoded with them on this CPU (cached per CPU and model); if "
+        "it crashes the agent serves plain weights and GetInfo says why.",
     )
     prefix_cache: bool = Field(
         True,

@@ -214,7 +214,7 @@ class Hardware(_message.Message):
     def __init__(self, cpu_model: _Optional[str] = ..., cpu_arch: _Optional[str] = ..., physical_cores: _Optional[int] = ..., logical_cores: _Optional[int] = ..., ram_total_bytes: _Optional[int] = ..., ram_available_bytes: _Optional[int] = ..., os: _Optional[str] = ..., accelerators: _Optional[_Iterable[_Union[Accelerator, _Mapping]]] = ..., raspberry_pi: _Optional[_Union[RaspberryPi, _Mapping]] = ..., temperature_c: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("id", "backend", "path", "size_bytes", "architecture", "context_train", "chat_format", "loaded", "last_used_unix", "estimated_bytes", "chat_format_reason", "demonstrations")
+    __slots__ = ("id", "backend", "path", "size_bytes", "architecture", "context_train", "chat_format", "loaded", "last_used_unix", "estimated_bytes", "chat_format_reason", "demonstrations", "weights", "weights_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +227,8 @@ class ModelInfo(_message.Message):
     ESTIMATED_BYTES_FIELD_NUMBER: _ClassVar[int]
     CHAT_FORMAT_REASON_FIELD_NUMBER: _ClassVar[int]
     DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     backend: str
     path: str
@@ -239,7 +241,9 @@ class ModelInfo(_message.Message):
     estimated_bytes: int
     chat_format_reason: str
     demonstrations: _containers.RepeatedCompositeFieldContainer[ChatMessage]
-    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ..., chat_format_reason: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
+    weights: str
+    weights_reason: str
+    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ..., chat_format_reason: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., weights: _Optional[str] = ..., weights_reason: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "prompt_tokens_cached_total", "prompt_tokens_prefilled_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes")

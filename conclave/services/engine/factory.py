@@ -11,6 +11,7 @@ from conclave.services.engine.base import Engine
 from conclave.services.engine.litellm_engine import LiteLLMConfig, LiteLLMEngine
 from conclave.services.engine.llama_engine import LlamaEngine, LlamaEngineConfig
 from conclave.services.engine.pool import ModelPool, PooledModel
+from conclave.services.engine.repack_check import weights_layout
 from conclave.services.engine.scheduler import SchedulerConfig
 from conclave.services.engine.types import Demonstration
 from conclave.services.hardware.types import HardwareReport
@@ -59,9 +60,17 @@ def build_llama_engine(
     if chat_format is None and model.preferred_chat_format:
         chat_format = model.preferred_chat_format
         reason = PREFERRED_FORMAT_REASON
+    weights = weights_layout(
+        model.path,
+        batch_invariant=settings.batch_invariant,
+        cpu_model=hw.cpu_model,
+        threads=size.threads,
+        verdicts_dir=settings.model_cache_dir,
+    )
     return LlamaEngine(
         LlamaEngineConfig(
             model_path=model.path,
+            weights=weights,
             model_id=model.id,
             chat_format=chat_format,
             chat_format_reason=reason,

@@ -15,6 +15,7 @@ from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFA
 from conclave.services.engine.embedder import Embedder
 from conclave.services.engine.grammar import GrammarCache
 from conclave.services.engine.llama_model import LlamaModel
+from conclave.services.engine.repack_check import BATCH_INVARIANT, WeightsLayout
 from conclave.services.engine.scheduler import BatchScheduler, Job, SchedulerConfig
 from conclave.services.engine.types import (
     ChatMessage,
@@ -43,6 +44,8 @@ class LlamaEngineConfig:
     preamble: str = DEFAULT_PREAMBLE
     embed_context: int = 512
     max_n: int = 8
+    # Fast mode: repacked only after a self-test passed on this CPU (repack_check.py).
+    weights: WeightsLayout = BATCH_INVARIANT
 
 
 class LlamaEngine:
@@ -53,9 +56,7 @@ class LlamaEngine:
         agent so that two models never compute at once (see BatchScheduler)."""
         cores = cores or threading.Lock()
         self._config = config
-        self._model = LlamaModel(
-            config.model_path, repack_weights=not config.scheduler.batch_invariant
-        )
+        self._model = LlamaModel(config.model_path, repack_weights=config.weights.repacked)
         choice = choose_chat_format(
             self._model.identity,
             override=config.chat_format,
@@ -102,6 +103,8 @@ class LlamaEngine:
             context_train=self._model.context_train,
             chat_format=self._chat.name,
             chat_format_reason=self._chat_reason,
+            weights=self._config.weights.name,
+            weights_reason=self._config.weights.reason,
             demonstrations=getattr(self._chat, "demonstrations", ()),
         )
 

@@ -157,6 +157,8 @@ class ModelDescription:
     chat_format_reason: str = ""
     # The example exchanges a completion-style chat format opens with (user, assistant).
     demonstrations: tuple[Demonstration, ...] = ()
+    weights: str = ""  # llama.cpp models: "repacked" | "plain"
+    weights_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
