@@ -4,8 +4,9 @@ Every field whose value fits on a command line becomes a flag: `port` is `--port
 `context_size` is `--context-size`; its help is the field's description, with the
 default and the environment variable; a `Literal` field takes only its values; a `bool`
 is `--flag` / `--no-flag`; a list is comma-separated. Fields that hold entries (`models`,
-`participants`) are for the config file. A flag that is not given is not passed on, so
-it never overrides the environment or the config file.
+`participants`) are for the config file, and so are secrets marked `{"flag": False}` (the
+swarm token): every local user can read a command line in `ps`. A flag that is not given
+is not passed on, so it never overrides the environment or the config file.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def add_settings_flags(
     spellings (e.g. `config_file`: `--config`)."""
     for name, field in settings.model_fields.items():
         options = _options(field.annotation)
-        if options is None:
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if options is None or extra.get("flag") is False:
             continue
         flags = [f"--{name.replace('_', '-')}", *(aliases or {}).get(name, ())]
         parser.add_argument(

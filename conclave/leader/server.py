@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
+from conclave.grpc_channels import Channels
 from conclave.grpc_server import ServiceHost
 from conclave.leader.discovery import AgentDirectory, AgentEntry
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
@@ -19,6 +20,7 @@ from conclave.leader.servicer import LeaderServicer
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
 from conclave.leader.strategies import round_strategies
+from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,10 @@ class LeaderServer:
     ) -> None:
         self.settings = settings
         self.directory = AgentDirectory()
-        self.clients = AgentClients()
+        # One token and one set of certificates: the leader's port checks them, and its
+        # calls to the agents carry them.
+        self.security = SwarmSecurity.from_settings(settings)
+        self.clients = AgentClients(Channels(self.security), owns_channels=True)
         self.store = RoundStore.open(settings.db)
         self.participants = ParticipantRegistry(
             self.directory,
@@ -51,7 +56,7 @@ class LeaderServer:
             strategies=strategies or default_strategies(),
             max_participants=settings.max_participants,
         )
-        self._host = ServiceHost(SERVICE_NAME)
+        self._host = ServiceHost(SERVICE_NAME, security=self.security)
         leader_pb2_grpc.add_LeaderServiceServicer_to_server(
             LeaderServicer(
                 settings=settings,
