@@ -12,6 +12,7 @@ from conclave.errors import ConclaveError
 from conclave.grpc_channels import Channels
 from conclave.grpc_server import ServiceHost
 from conclave.leader.discovery import AgentDirectory, AgentEntry
+from conclave.leader.discovery.gate import AgentGate
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
 from conclave.leader.discovery.zeroconf_browser import ZeroconfBrowser
 from conclave.leader.participants import ParticipantRegistry
@@ -42,6 +43,7 @@ class LeaderServer:
         # calls to the agents carry them.
         self.security = SwarmSecurity.from_settings(settings)
         self.clients = AgentClients(Channels(self.security), owns_channels=True)
+        self.gate = AgentGate(self.security)
         self.store = RoundStore.open(settings.db)
         self.participants = ParticipantRegistry(
             self.directory,
@@ -82,7 +84,9 @@ class LeaderServer:
         self._host.bind(self.settings.host, self.settings.port)
         await self._add_static_agents()
         if self.settings.discover:
-            browser = ZeroconfBrowser(self.directory, interfaces=self.settings.discovery_interfaces)
+            browser = ZeroconfBrowser(
+                self.directory, interfaces=self.settings.discovery_interfaces, gate=self.gate
+            )
             await browser.start()
             self._sources.append(browser)
         if self.settings.kubernetes_service:
@@ -91,6 +95,7 @@ class LeaderServer:
                 service=self.settings.kubernetes_service,
                 port=self.settings.kubernetes_port,
                 refresh_s=self.settings.kubernetes_refresh_s,
+                gate=self.gate,
             )
             await watcher.start()
             self._sources.append(watcher)
@@ -114,8 +119,12 @@ class LeaderServer:
                 return address
 
         names = await asyncio.gather(*map(name_of, addresses))
-        for address, name in zip(addresses, names, strict=True):
-            self.directory.add(AgentEntry(address=address, name=name, source="static"))
+        entries = [
+            AgentEntry(address=address, name=name, source="static")
+            for address, name in zip(addresses, names, strict=True)
+        ]
+        for entry in await self.gate.admitted(entries):
+            self.directory.add(entry)
 
     async def stop(self, grace: float = 2.0) -> None:
         await self._host.set_serving(False)
