@@ -27,7 +27,7 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +43,6 @@ REFLECTION_PREFIXES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
-# Where `conclave up` leaves the token of the local swarm for local clients.
-LOCAL_TOKEN_FILE = Path("~/.local/state/conclave/swarm-token")
 _NO_FLAG = {"flag": False}  # conclave.cli.flags: a secret on the command line shows in `ps`
 
 
@@ -373,6 +371,19 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def local_token_file(address: str, env: Mapping[str, str] | None = None) -> Path | None:
+    """Where `conclave up` leaves the token of the local swarm service on `address`'s port,
+    for local clients (`conclave ask`, `agent call`) to find with nothing configured:
+    $XDG_STATE_HOME/conclave/local-swarm/PORT.token. None for an address that is not
+    loopback: the token of a swarm on this machine is never sent to another one."""
+    if not is_loopback(address):
+        return None
+    env = os.environ if env is None else env
+    state = env.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local/state"
+    return base / "conclave" / "local-swarm" / f"{split_address(address)[1]}.token"
+
+
 def generate_token() -> str:
     """A fresh swarm token: 32 random bytes, URL-safe text."""
     import secrets
@@ -380,15 +391,15 @@ def generate_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def write_token_file(path: Path, token: str) -> Path:
-    """Writes `token` readable by its owner only (created 0600, never world-readable in
-    between), atomically."""
+def write_private(path: Path, data: bytes) -> Path:
+    """Writes a token or key readable by its owner only (created 0600, so never readable
+    by others in between), atomically."""
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".swarm-token.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(token + "\n")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

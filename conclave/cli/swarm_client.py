@@ -1,7 +1,7 @@
 """The swarm credentials of the command-line clients (`conclave ask`, `agent call`,
 `experiment run`): `--swarm-token-file`, `--swarm-ca`, ... over CONCLAVE_SWARM_TOKEN,
 CONCLAVE_SWARM_CA, ...; with neither, a loopback address gets the token `conclave up`
-left for its local swarm (LOCAL_TOKEN_FILE), so `conclave ask` works next to it as is."""
+left for its local swarm (`local_token_file`), so `conclave ask` works next to it as is."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from pydantic import ValidationError
 
 from conclave.cli.flags import add_settings_flags, given_settings
 from conclave.swarm_security import (
-    LOCAL_TOKEN_FILE,
     SwarmClientSettings,
     SwarmSecurity,
     SwarmSecurityError,
-    is_loopback,
+    local_token_file,
 )
 
 
@@ -37,12 +36,6 @@ def swarm_settings(args: argparse.Namespace) -> SwarmClientSettings:
 
 def client_security(settings: SwarmClientSettings, address: str) -> SwarmSecurity:
     try:
-        local = is_loopback(address)
-    except SwarmSecurityError as error:
-        raise ClientSettingsError(str(error)) from None
-    try:
-        return SwarmSecurity.from_settings(
-            settings, fallback_token_file=LOCAL_TOKEN_FILE if local else None
-        )
+        return SwarmSecurity.from_settings(settings, fallback_token_file=local_token_file(address))
     except SwarmSecurityError as error:
         raise ClientSettingsError(str(error)) from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from conclave.swarm_security import SWARM_SERVER_NAME
+from conclave.swarm_security import SWARM_SERVER_NAME, write_private
 
 CA_DAYS = 3650
 MEMBER_DAYS = 825
@@ -119,16 +118,6 @@ def issue(ca: Issued, member: str, names: Sequence[str] = ()) -> Issued:
         .sign(ca_key, hashes.SHA256())
     )
     return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
-
-
-def write_private(path: Path, data: bytes) -> Path:
-    """Writes a key or token readable by its owner only (0600 from the first byte)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(path, 0o600)
-    return path
 
 
 def load_or_make_ca(folder: Path) -> Issued:

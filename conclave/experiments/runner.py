@@ -41,11 +41,10 @@ from conclave.leader.client import LeaderClientSync
 from conclave.leader.store import RoundSummary
 from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
 from conclave.swarm_security import (
-    LOCAL_TOKEN_FILE,
     SwarmClientFields,
     SwarmSecurity,
     SwarmSecurityError,
-    is_loopback,
+    local_token_file,
 )
 
 log = logging.getLogger(__name__)
@@ -126,8 +125,8 @@ class ExperimentRunner:
         self._lock = threading.Lock()
 
     def _connect_securely(self, address: str) -> Leader:
-        fallback = LOCAL_TOKEN_FILE if is_loopback(address) else None
         try:
+            fallback = local_token_file(address)
             security = SwarmSecurity.from_settings(self._swarm, fallback_token_file=fallback)
         except SwarmSecurityError as error:
             raise ConfigError(str(error)) from None
