@@ -106,6 +106,17 @@ class SwarmClientSettings(BaseSettings, SwarmClientFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_", extra="forbid")
 
 
+def swarm_fields_from_env(prefix: str) -> SwarmClientFields:
+    """The swarm_* settings of the deployable whose environment prefix is `prefix` (e.g.
+    CONCLAVE_AGENT_), as a client reads them: the health check a unit or an image runs
+    next to its service dials it with that service's own token and certificates."""
+
+    class FromEnvironment(BaseSettings, SwarmClientFields):
+        model_config = SettingsConfigDict(env_prefix=prefix, extra="ignore")
+
+    return FromEnvironment()
+
+
 @dataclass(frozen=True)
 class SwarmSecurity:
     """The credentials of one process, read from its settings once; injected."""
