@@ -71,3 +71,26 @@ def blade_files(folder: Path, blade: str, scratch: Path, *, tls: bool) -> list[P
     (scratch / "agent.pem").write_bytes(issued.cert_pem)
     write_private(scratch / "agent.key", issued.key_pem)
     return [token, scratch / "ca.pem", scratch / "agent.pem", scratch / "agent.key"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m conclave.deploy.swarm_kit DIR [--tls]`: makes what DIR lacks (Docker
+    compose's one-shot `swarm-secrets` service runs it before the swarm starts)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m conclave.deploy.swarm_kit")
+    parser.add_argument("folder", type=Path, help="the swarm's secrets folder")
+    parser.add_argument("--tls", action="store_true", help="also the CA and head certificates")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.folder, tls=args.tls)
+    except (ImageError, OSError) as error:
+        sys.stderr.write(f"swarm_kit: {error}\n")
+        return 1
+    print(f"swarm_kit: {args.folder} is ready", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
