@@ -57,8 +57,8 @@ class SwarmClientFields(BaseModel):
         None,
         json_schema_extra=_NO_FLAG,
         description="Shared swarm token sent (and, on a gRPC server, required) as "
-        "'authorization: Bearer TOKEN' on every gRPC call. Environment or config file "
-        "only, never a flag (ps shows flags); unset: no token.",
+        "'authorization: Bearer TOKEN' on every gRPC call. From the environment (or a "
+        "config file), never a flag: ps shows command lines. Unset: no token.",
     )
     swarm_token_file: Path | None = Field(
         None,
