@@ -45,7 +45,10 @@ def add_settings_flags(
     for name, field in settings.model_fields.items():
         options = _options(field.annotation)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        if options is None or extra.get("flag") is False:
+        if extra.get("flag") is False:
+            _refuse_flag(parser, settings, name)
+            continue
+        if options is None:
             continue
         flags = [f"--{name.replace('_', '-')}", *(aliases or {}).get(name, ())]
         parser.add_argument(
@@ -55,6 +58,29 @@ def add_settings_flags(
             help=_help(settings, name, field),
             **options,
         )
+
+
+def _refuse_flag(parser: argparse.ArgumentParser, settings: type[BaseModel], name: str) -> None:
+    """A secret's flag exists only to say where the secret goes instead: left out, argparse
+    would take `--swarm-token X` for an abbreviation of `--swarm-token-file` and read the
+    secret as a path."""
+    where = env_name(settings, name) or "the environment"
+
+    class Refuse(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(
+                f"{option_string} is not a flag (the command line shows in `ps`): "
+                f"set {where}, or its _FILE twin"
+            )
+
+    parser.add_argument(
+        f"--{name.replace('_', '-')}",
+        action=Refuse,
+        nargs="?",
+        dest=f"refused_{name}",
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+    )
 
 
 def given_settings(settings: type[BaseModel], args: argparse.Namespace) -> dict[str, Any]:
