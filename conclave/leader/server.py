@@ -84,6 +84,11 @@ class LeaderServer:
         self._host.bind(self.settings.host, self.settings.port)
         await self._add_static_agents()
         if self.settings.discover:
+            if self.security.token and not self.security.tls:
+                log.warning(
+                    "discover with a swarm token but no swarm_ca: any device that announces "
+                    "_conclave._tcp is dialled with the token (docs/deploy.md, section 8)"
+                )
             browser = ZeroconfBrowser(
                 self.directory, interfaces=self.settings.discovery_interfaces, gate=self.gate
             )
