@@ -46,7 +46,7 @@ def guarded_agent():
 def guarded_leader(guarded_agent, tmp_path_factory):
     db = tmp_path_factory.mktemp("auth") / "rounds.db"
     settings = leader_settings(
-        db, agents=[guarded_agent.address], participants_per_agent=2, swarm_token=TOKEN
+        db, agents=[guarded_agent.address], participants_per_agent=1, swarm_token=TOKEN
     )
     with RunningLeader(settings) as running:
         yield running
@@ -149,7 +149,7 @@ def test_the_gateway_carries_the_token_end_to_end(guarded_leader):
         client = OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0)
         reply = client.chat.completions.create(
             model="conclave-vote",
-            max_tokens=8,
+            max_tokens=4,
             temperature=0,
             messages=[{"role": "user", "content": "Name a colour."}],
         )
@@ -171,9 +171,9 @@ def test_a_gateway_without_the_token_is_refused_by_the_leader(guarded_leader):
         assert "swarm token is missing or wrong" in str(caught.value)
 
 
-def test_conclave_ask_sends_the_token_from_the_environment(guarded_leader, tmp_path):
+def test_conclave_ask_sends_the_token_from_its_file(guarded_leader, tmp_path):
     base = [sys.executable, "-m", "conclave.cli.main", "ask", "Name a colour.", "--json"]
-    args = [*base, "--leader", guarded_leader.address, "--max-tokens", "8"]
+    args = [*base, "--leader", guarded_leader.address, "--max-tokens", "4"]
     env = {**os.environ, "HOME": str(tmp_path)}  # no token `conclave up` may have left
     env.pop("CONCLAVE_SWARM_TOKEN", None)
     refused = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
@@ -190,14 +190,6 @@ def test_conclave_ask_sends_the_token_from_the_environment(guarded_leader, tmp_p
     )
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["status"]
-    by_env = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**env, "CONCLAVE_SWARM_TOKEN": TOKEN},
-    )
-    assert by_env.returncode == 0, by_env.stderr
 
 
 def test_conclave_agent_call_sends_the_token(guarded_agent, tmp_path):
@@ -232,7 +224,7 @@ def test_the_experiment_runner_carries_the_token(guarded_leader, tmp_path):
         "leader": guarded_leader.address,
         "dataset": {"path": str(data), "scorer": "numeric"},
         "strategies": [{"id": "vote", "strategy": "vote", "params": {"extract": "number"}}],
-        "max_tokens": 8,
+        "max_tokens": 4,
     }
     config.write_text(yaml.safe_dump(spec))
     experiment = load_experiment(config)
@@ -246,3 +238,12 @@ def test_a_client_security_sends_the_token_on_blocking_channels(guarded_leader):
         leader_pb2_grpc.LeaderServiceStub(channel).ListRounds(
             leader_pb2.ListRoundsRequest(), timeout=10
         )
+
+
+def test_discovery_with_a_token_but_no_ca_says_what_it_exposes(tmp_path, caplog):
+    settings = leader_settings(
+        tmp_path / "d.db", discover=True, discovery_interfaces=["127.0.0.1"], swarm_token=TOKEN
+    )
+    with caplog.at_level("WARNING", logger="conclave.leader.server"), RunningLeader(settings):
+        pass
+    assert any("no swarm_ca" in r.getMessage() for r in caplog.records)

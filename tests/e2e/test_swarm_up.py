@@ -50,7 +50,7 @@ def test_conclave_up_guards_its_ports_with_a_token_its_members_carry(tmp_path):
     for name in ("CONCLAVE_SWARM_TOKEN", "CONCLAVE_SWARM_TOKEN_FILE"):
         env.pop(name, None)
     command = [sys.executable, "-m", "conclave.cli.main", "up", "--model", "bundled"]
-    command += ["--participants-per-agent", "2", "--slots", "2"]
+    command += ["--participants-per-agent", "1", "--slots", "2"]
     command += ["--port", "0", "--leader-port", "0", "--agent-port", "0"]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -94,7 +94,7 @@ def test_conclave_up_guards_its_ports_with_a_token_its_members_carry(tmp_path):
             timeout=300,
             json={
                 "model": "conclave-vote",
-                "max_tokens": 8,
+                "max_tokens": 4,
                 "messages": [{"role": "user", "content": "Name a colour."}],
             },
         )
@@ -103,7 +103,7 @@ def test_conclave_up_guards_its_ports_with_a_token_its_members_carry(tmp_path):
         # A local client finds the token by itself.
         ask = [sys.executable, "-m", "conclave.cli.main", "ask", "Hi", "--json"]
         asked = subprocess.run(
-            [*ask, "--leader", leader, "--max-tokens", "4"],
+            [*ask, "--leader", leader, "--max-tokens", "2"],
             capture_output=True,
             text=True,
             timeout=300,
