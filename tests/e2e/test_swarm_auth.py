@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ from openai import OpenAI
 
 from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import agent_pb2, agent_pb2_grpc, leader_pb2, leader_pb2_grpc
+from tests.deploy.tools import need
 from tests.support.servers import (
     RunningAgent,
     RunningGateway,
@@ -29,9 +29,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 TOKEN = "s3cret-swarm-token-for-tests"
 BEARER = (("authorization", f"Bearer {TOKEN}"),)
-GRPCURL = shutil.which("grpcurl") or str(
-    __import__("pathlib").Path(sys.executable).with_name("grpcurl")
-)
+
+
+@pytest.fixture(scope="module")
+def grpcurl() -> str:
+    """The stock client (make setup installs it from deploy/requirements-test.txt)."""
+    [path] = need("grpcurl")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +83,14 @@ def test_the_agent_refuses_calls_without_the_token(guarded_agent):
         assert events[-1].WhichOneof("event") == "finished"
 
 
-def test_health_stays_open_and_reflection_does_not(guarded_agent):
+def test_health_stays_open_and_reflection_does_not(guarded_agent, grpcurl):
     with grpc.insecure_channel(guarded_agent.address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=""), timeout=10
         )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
     refused = subprocess.run(
-        [GRPCURL, "-plaintext", guarded_agent.address, "list"],
+        [grpcurl, "-plaintext", guarded_agent.address, "list"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -95,7 +99,7 @@ def test_health_stays_open_and_reflection_does_not(guarded_agent):
     assert "Unauthenticated" in refused.stderr
     listed = subprocess.run(
         [
-            GRPCURL,
+            grpcurl,
             "-plaintext",
             "-H",
             f"authorization: Bearer {TOKEN}",
@@ -123,10 +127,10 @@ def test_the_leader_refuses_calls_without_the_token(guarded_leader):
         assert [a.info.name for a in agents.agents] == ["guarded"]
 
 
-def test_grpcurl_reads_the_leader_only_with_the_token(guarded_leader):
+def test_grpcurl_reads_the_leader_only_with_the_token(guarded_leader, grpcurl):
     method = "conclave.v1.LeaderService/ListRounds"
     without = subprocess.run(
-        [GRPCURL, "-plaintext", "-d", "{}", guarded_leader.address, method],
+        [grpcurl, "-plaintext", "-d", "{}", guarded_leader.address, method],
         capture_output=True,
         text=True,
         timeout=60,
@@ -135,7 +139,7 @@ def test_grpcurl_reads_the_leader_only_with_the_token(guarded_leader):
     assert "Unauthenticated" in without.stderr
     header = f"authorization: Bearer {TOKEN}"
     with_token = subprocess.run(
-        [GRPCURL, "-plaintext", "-H", header, "-d", "{}", guarded_leader.address, method],
+        [grpcurl, "-plaintext", "-H", header, "-d", "{}", guarded_leader.address, method],
         capture_output=True,
         text=True,
         timeout=60,
