@@ -148,7 +148,7 @@ class SwarmSecurity:
         if (fields.swarm_cert is None) != (fields.swarm_key is None):
             raise SwarmSecurityError("swarm_cert and swarm_key go together; set both or neither")
         server = isinstance(fields, SwarmServerFields)
-        return cls(
+        security = cls(
             token=token,
             ca_pem=_pem(fields.swarm_ca, "swarm_ca"),
             cert_pem=_pem(fields.swarm_cert, "swarm_cert"),
@@ -157,6 +157,26 @@ class SwarmSecurity:
             health_open=fields.swarm_health_open if server else True,
             reflection_open=fields.swarm_reflection_open if server else False,
         )
+        security._check_pems()
+        return security
+
+    def _check_pems(self) -> None:
+        """gRPC reads PEMs only when a connection is made: a bad file would start a
+        service that no one can reach. OpenSSL reads them now instead."""
+        if self.ca_pem is not None:
+            try:
+                ssl.create_default_context(cadata=self.ca_pem.decode())
+            except (ssl.SSLError, ValueError) as error:
+                raise SwarmSecurityError(f"swarm_ca: not a CA certificate: {error}") from None
+        if self.cert_pem is not None:
+            try:
+                _load_client_cert(
+                    ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), self.cert_pem, self.key_pem
+                )
+            except ssl.SSLError as error:
+                raise SwarmSecurityError(
+                    f"swarm_cert/swarm_key: not a certificate and its private key: {error}"
+                ) from None
 
     # -- clients ----------------------------------------------------------------------
 

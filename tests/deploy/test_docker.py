@@ -200,3 +200,34 @@ def test_the_swarm_secrets_service_writes_a_token_once(tmp_path: Path) -> None:
     assert len(token.strip()) >= 32 and (folder / "token").stat().st_mode & 0o077 == 0
     subprocess.run(command, check=True, capture_output=True, timeout=60)
     assert (folder / "token").read_text() == token  # a restart keeps the swarm's token
+
+
+def test_compose_swarm_settings_load_from_what_swarm_secrets_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each member's environment, as compose gives it, read by the real settings classes
+    against the folder the one-shot service fills: the names and the paths agree."""
+    import sys
+
+    from conclave.gateway.settings import GatewaySettings
+    from conclave.leader.settings import LeaderSettings
+    from conclave.services.settings import AgentSettings
+    from conclave.swarm_security import SwarmSecurity
+
+    services = _compose()["services"]
+    mount = services["swarm-secrets"]["volumes"][0].split(":")[1]
+    folder = tmp_path / "swarm"
+    subprocess.run(
+        [sys.executable, "-m", "conclave.deploy.swarm_kit", str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    classes = {"agent-1": AgentSettings, "leader": LeaderSettings, "gateway": GatewaySettings}
+    tokens = set()
+    for name, cls in classes.items():
+        for key, value in services[name]["environment"].items():
+            if "SWARM" in key:
+                monkeypatch.setenv(key, str(value).replace(mount, str(folder)))
+        tokens.add(SwarmSecurity.from_settings(cls()).token)
+    assert tokens == {(folder / "token").read_text().strip()}

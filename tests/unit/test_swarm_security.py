@@ -153,3 +153,17 @@ def test_a_bad_token_file_stops_the_start_with_one_line(command: str, tmp_path: 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"conclave {command}: swarm_token_file: cannot read")
+
+
+def test_a_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path) -> None:
+    ca = make_ca()
+    one, other = issue(ca, "blade-01"), issue(ca, "blade-02")
+    (tmp_path / "one.pem").write_bytes(one.cert_pem)
+    (tmp_path / "other.key").write_bytes(other.key_pem)
+    with pytest.raises(SwarmSecurityError, match="swarm_cert/swarm_key"):
+        _security(swarm_cert=tmp_path / "one.pem", swarm_key=tmp_path / "other.key")
+    (tmp_path / "bad-ca.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    )
+    with pytest.raises(SwarmSecurityError, match="swarm_ca: not a CA certificate"):
+        _security(swarm_ca=tmp_path / "bad-ca.pem")
