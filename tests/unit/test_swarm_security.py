@@ -167,3 +167,18 @@ def test_a_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path) ->
     )
     with pytest.raises(SwarmSecurityError, match="swarm_ca: not a CA certificate"):
         _security(swarm_ca=tmp_path / "bad-ca.pem")
+
+
+def test_conclave_up_takes_the_given_token_or_makes_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conclave.cli.up import swarm_token
+    from conclave.swarm import SwarmError
+
+    for name in ("CONCLAVE_SWARM_TOKEN", "CONCLAVE_SWARM_TOKEN_FILE", "CONCLAVE_SWARM_CA"):
+        monkeypatch.delenv(name, raising=False)
+    made = swarm_token()
+    assert len(made) >= 32 and swarm_token() != made  # fresh for every swarm
+    monkeypatch.setenv("CONCLAVE_SWARM_TOKEN", "shared-with-remote-agents")
+    assert swarm_token() == "shared-with-remote-agents"
+    monkeypatch.setenv("CONCLAVE_SWARM_CA", "/etc/ca.pem")  # would be silently ignored
+    with pytest.raises(SwarmError, match="CONCLAVE_SWARM_CA: the local swarm runs without TLS"):
+        swarm_token()
