@@ -40,6 +40,12 @@ class Unavailable(ConclaveError):
     """The service (or an upstream it needs) cannot serve now: loading, draining, down."""
 
 
+class Unauthenticated(Unavailable):
+    """A swarm service refused this process's swarm token or certificate. To whoever sent
+    the request upstream it is the service being unusable (a gateway answers 503); the
+    operator sees UNAUTHENTICATED and fixes the setting."""
+
+
 class DeadlineExceeded(ConclaveError):
     """The work did not finish within its deadline."""
 

@@ -10,6 +10,8 @@ client from several loops over its life (a script running `asyncio.run` twice, a
 runner's per-test loops), so channels are kept per loop: a call from a new loop gets a new
 channel instead of a broken one. Channels of a loop that has gone away are dropped
 without closing (closing needs that loop).
+
+Every channel carries the process's `SwarmSecurity` (token, TLS), given once here.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import weakref
 
 import grpc
 
+from conclave.swarm_security import NO_SECURITY, SwarmSecurity
+
 log = logging.getLogger(__name__)
 
 
 class Channels:
-    def __init__(self) -> None:
+    def __init__(self, security: SwarmSecurity = NO_SECURITY) -> None:
+        """`security`: the swarm token and TLS every channel carries."""
+        self.security = security
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, grpc.aio.Channel]
         ] = weakref.WeakKeyDictionary()
@@ -34,7 +40,7 @@ class Channels:
         channels = self._by_loop.setdefault(asyncio.get_running_loop(), {})
         channel = channels.get(address)
         if channel is None:
-            channel = channels[address] = grpc.aio.insecure_channel(address)
+            channel = channels[address] = self.security.aio_channel(address)
             log.debug("opened a channel to %s", address)
         return channel
 

@@ -16,6 +16,7 @@ from conclave.errors import (
     InvalidRequest,
     NotFound,
     Overloaded,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -26,6 +27,7 @@ STATUS_BY_ERROR: dict[type[ConclaveError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Cancelled: grpc.StatusCode.CANCELLED,
 }

@@ -11,12 +11,18 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings, ParticipantConfig
 from conclave.services.settings import AgentSettings, ModelEntry
 from conclave.settings_fields import MACHINE_DEFAULTS, default_text, env_name
+from conclave.swarm_security import SwarmClientSettings
 
 DEPLOYABLES = (
     ("Agent service", "conclave agent", AgentSettings),
     ("Leader", "conclave leader", LeaderSettings),
     ("Gateway", "conclave gateway", GatewaySettings),
     ("MCP server on stdio", "conclave mcp", McpSettings),
+    (
+        "Command-line clients of the swarm",
+        "conclave ask`, `conclave agent call`, `conclave experiment run",
+        SwarmClientSettings,
+    ),
 )
 NESTED = (
     ("Agent `models` entries", ModelEntry),

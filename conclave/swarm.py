@@ -51,6 +51,9 @@ class SwarmPlan:
     slots: int | None = None
     db: Path | None = None
     log_level: str = "WARNING"
+    # Every gRPC port of the swarm requires it and every member carries it; given to the
+    # servers in memory, never on a command line or in a child's environment.
+    swarm_token: str | None = None
 
 
 class LocalSwarm:
@@ -73,6 +76,7 @@ class LocalSwarm:
                 model=plan.model,
                 slots=plan.slots,
                 log_level=plan.log_level,
+                swarm_token=plan.swarm_token,
             )
             agent = AgentServer(settings)
             await agent.start()
@@ -87,6 +91,7 @@ class LocalSwarm:
             voice_models=list(self._voice_models()),
             default_temperature=plan.temperature,
             log_level=plan.log_level,
+            swarm_token=plan.swarm_token,
             **({"db": plan.db} if plan.db else {}),
         )
         self.leader = LeaderServer(leader_settings)
@@ -96,6 +101,7 @@ class LocalSwarm:
             port=plan.gateway_port,
             leader=self.leader.address,
             log_level=plan.log_level,
+            swarm_token=plan.swarm_token,
         )
         self._gateway = build_server(gateway_settings)
         self._gateway.config.install_signal_handlers = False  # the swarm owns the signals

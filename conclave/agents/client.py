@@ -391,7 +391,11 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
 
     def _count_blocking(self, chat: tuple[ChatMessage, ...]) -> int:
         count = count_tokens_blocking(
-            self.address, chat, model=self._config.model, timeout=COUNT_TIMEOUT_S
+            self.address,
+            chat,
+            model=self._config.model,
+            timeout=COUNT_TIMEOUT_S,
+            security=self._clients.channels.security,
         )
         return self._learn(chat, count)
 

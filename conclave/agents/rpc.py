@@ -20,6 +20,7 @@ from conclave.grpc_channels import Channels
 from conclave.grpc_status import error_from_rpc
 from conclave.services import convert
 from conclave.services.engine.types import ChatMessage, GenerationEvent, GenerationRequest
+from conclave.swarm_security import NO_SECURITY, SwarmSecurity
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 
@@ -41,10 +42,11 @@ class TokenCount:
 
 
 class AgentClients:
-    def __init__(self, channels: Channels | None = None) -> None:
-        """`channels` may be shared with other clients (it is then theirs to close)."""
+    def __init__(self, channels: Channels | None = None, *, owns_channels: bool = False) -> None:
+        """`channels` may be shared with other clients (it is then theirs to close,
+        unless `owns_channels`)."""
         self.channels = channels or Channels()
-        self._owns_channels = channels is None
+        self._owns_channels = channels is None or owns_channels
 
     def _stub(self, address: str) -> agent_pb2_grpc.AgentServiceStub:
         return agent_pb2_grpc.AgentServiceStub(self.channels.get(address))
@@ -110,10 +112,15 @@ class AgentClients:
 
 
 def count_tokens_blocking(
-    address: str, chat: Sequence[ChatMessage], *, model: str, timeout: float
+    address: str,
+    chat: Sequence[ChatMessage],
+    *,
+    model: str,
+    timeout: float,
+    security: SwarmSecurity = NO_SECURITY,
 ) -> TokenCount:
     """CountTokens without an event loop (a blocking channel of its own)."""
-    with grpc.insecure_channel(address) as channel:
+    with security.channel(address) as channel:
         try:
             reply = agent_pb2_grpc.AgentServiceStub(channel).CountTokens(
                 count_request(chat, model), timeout=timeout

@@ -8,6 +8,7 @@ from typing import TextIO
 
 import grpc
 
+from conclave.swarm_security import NO_SECURITY, SwarmSecurity
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 
@@ -56,12 +57,17 @@ def _text_or_file(value: str | None) -> str:
 
 
 def call_agent(
-    address: str, request: pb.GenerateRequest, *, timeout: float, out: TextIO = sys.stdout
+    address: str,
+    request: pb.GenerateRequest,
+    *,
+    timeout: float,
+    security: SwarmSecurity = NO_SECURITY,
+    out: TextIO = sys.stdout,
 ) -> int:
     """Prints sample 0's tokens as they arrive (other samples at their end); returns the
     exit code: 0, or 1 with the gRPC status on stderr."""
     finished: dict[int, pb.SampleFinished] = {}
-    with grpc.insecure_channel(address) as channel:
+    with security.channel(address) as channel:
         stub = agent_pb2_grpc.AgentServiceStub(channel)
         try:
             for event in stub.Generate(request, timeout=timeout):

@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from conclave.cli.swarm_client import ClientSettingsError, client_security, swarm_settings
 from conclave.errors import ConclaveError
 from conclave.grpc_status import status_for
 from conclave.leader import convert
@@ -89,7 +90,12 @@ def run_ask(args, console: Console | None = None) -> int:
     texts: dict[tuple[str, int, int], str] = {}
     done: set[tuple[str, int, int]] = set()
     decided: RoundRecord | None = None
-    leader = LeaderClientSync(args.leader)
+    try:
+        security = client_security(swarm_settings(args), args.leader)
+    except ClientSettingsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    leader = LeaderClientSync(args.leader, security=security)
     try:
         with Live(
             _live_table(texts, done), console=console, transient=True, refresh_per_second=8

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from conclave.cli.swarm_client import ClientSettingsError, add_swarm_flags, swarm_settings
+
 EXIT_CONFIG = 2
 EXIT_INCOMPLETE = 1
 EXIT_INTERRUPTED = 130
@@ -38,6 +40,7 @@ def add_experiment_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     run.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    add_swarm_flags(run)
     show = commands.add_parser("show", help="print a run's summary table again")
     show.add_argument("dir", type=Path, help="the run's output folder")
     show.add_argument("--json", action="store_true", help="the summaries as JSON")
@@ -78,9 +81,15 @@ def _run(args: argparse.Namespace) -> int:
             console.print(f"  {cell.id}  ({cell.source}: {cell.strategy}/{cell.method})")
         return 0
     console.print(plan, highlight=False)
+    try:
+        swarm = swarm_settings(args)
+    except ClientSettingsError as error:
+        sys.stderr.write(f"conclave experiment: {error}\n")
+        return EXIT_CONFIG
     runner = ExperimentRunner(
         experiment,
         out_dir,
+        swarm=swarm,
         progress=NoProgress() if args.no_progress else RichProgress(),
         retry_failed=args.retry_failed,
     )

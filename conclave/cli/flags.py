@@ -4,8 +4,9 @@ Every field whose value fits on a command line becomes a flag: `port` is `--port
 `context_size` is `--context-size`; its help is the field's description, with the
 default and the environment variable; a `Literal` field takes only its values; a `bool`
 is `--flag` / `--no-flag`; a list is comma-separated. Fields that hold entries (`models`,
-`participants`) are for the config file. A flag that is not given is not passed on, so
-it never overrides the environment or the config file.
+`participants`) are for the config file, and so are secrets marked `{"flag": False}` (the
+swarm token): every local user can read a command line in `ps`. A flag that is not given
+is not passed on, so it never overrides the environment or the config file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def add_settings_flags(
     spellings (e.g. `config_file`: `--config`)."""
     for name, field in settings.model_fields.items():
         options = _options(field.annotation)
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get("flag") is False:
+            _refuse_flag(parser, settings, name)
+            continue
         if options is None:
             continue
         flags = [f"--{name.replace('_', '-')}", *(aliases or {}).get(name, ())]
@@ -53,6 +58,29 @@ def add_settings_flags(
             help=_help(settings, name, field),
             **options,
         )
+
+
+def _refuse_flag(parser: argparse.ArgumentParser, settings: type[BaseModel], name: str) -> None:
+    """A secret's flag exists only to say where the secret goes instead: left out, argparse
+    would take `--swarm-token X` for an abbreviation of `--swarm-token-file` and read the
+    secret as a path."""
+    where = env_name(settings, name) or "the environment"
+
+    class Refuse(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(
+                f"{option_string} is not a flag (the command line shows in `ps`): "
+                f"set {where}, or its _FILE twin"
+            )
+
+    parser.add_argument(
+        f"--{name.replace('_', '-')}",
+        action=Refuse,
+        nargs="?",
+        dest=f"refused_{name}",
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+    )
 
 
 def given_settings(settings: type[BaseModel], args: argparse.Namespace) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
 from conclave.cli.flags import add_settings_flags, given_settings
+from conclave.cli.swarm_client import add_swarm_flags
 from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings
 from conclave.services.settings import AgentSettings
+from conclave.swarm_security import SwarmSecurity, SwarmSecurityError
 
 SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
     "agent": AgentSettings,
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-text", action="store_true", help="with a grammar: plain text may answer instead"
     )
     call.add_argument("--timeout", type=float, default=300.0, help="seconds")
+    add_swarm_flags(call)
 
     leader = commands.add_parser("leader", help="run the leader (rounds over many agents)")
     add_settings_flags(leader, LeaderSettings, aliases=SETTINGS_ALIASES)
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--param", action="append", help="method/strategy knob key=value")
     ask.add_argument("--json", action="store_true", help="print the decided round as JSON")
     ask.add_argument("--timeout", type=float, default=600.0, help="seconds")
+    add_swarm_flags(ask)
 
     from conclave.deploy.cli import add_image_parser
 
@@ -143,6 +147,11 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
         settings = cls(**given_settings(cls, args))
     except (ValidationError, ValueError) as error:
         sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
+        return 2
+    try:  # the token and certificate files are read now: a bad one is one line, not a trace
+        SwarmSecurity.from_settings(settings)
+    except SwarmSecurityError as error:
+        sys.stderr.write(f"conclave {command}: {error}\n")
         return 2
     configure_logging(settings.log_level)
 
@@ -173,7 +182,13 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
 
 def _run_agent_call(args: argparse.Namespace) -> int:
     from conclave.cli.agent_call import build_request, call_agent
+    from conclave.cli.swarm_client import ClientSettingsError, client_security, swarm_settings
 
+    try:
+        security = client_security(swarm_settings(args), args.addr)
+    except ClientSettingsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     try:
         request = build_request(
             args.prompt,
@@ -191,7 +206,7 @@ def _run_agent_call(args: argparse.Namespace) -> int:
     except OSError as error:  # an @FILE that cannot be read
         sys.stderr.write(f"error: {error}\n")
         return 2
-    return call_agent(args.addr, request, timeout=args.timeout)
+    return call_agent(args.addr, request, timeout=args.timeout, security=security)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

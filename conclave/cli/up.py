@@ -7,8 +7,18 @@ import asyncio
 import signal
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from conclave.cli.logs import configure_logging
 from conclave.swarm import LocalSwarm, SwarmError, SwarmPlan
+from conclave.swarm_security import (
+    SwarmClientSettings,
+    SwarmSecurity,
+    SwarmSecurityError,
+    generate_token,
+    local_token_file,
+    write_private,
+)
 
 
 def instructions(swarm: LocalSwarm) -> str:
@@ -39,8 +49,41 @@ From Python (pip install openai):
   print(reply.choices[0].message.content, reply.model_extra["conclave"]["round_id"])
 
 See every vote:   curl -s {url}/v1/rounds     (or: conclave ask "..." --leader {leader})
+{token_note(swarm)}
 Press Ctrl-C to stop.
 """
+
+
+def token_note(swarm: LocalSwarm) -> str:
+    files = token_files(swarm)
+    if not files:
+        return ""
+    leader = swarm.leader.address if swarm.leader else ""
+    return f"""
+The gRPC ports require the swarm token (metadata 'authorization: Bearer TOKEN'), kept in
+  {files[0].parent}/PORT.token (owner-only), where `conclave ask` and `conclave agent call`
+  find it by themselves. Elsewhere: CONCLAVE_SWARM_TOKEN_FILE={files[0]}, or
+  grpcurl -plaintext -H "authorization: Bearer $(cat {files[0]})" {leader} list
+"""
+
+
+def token_files(swarm: LocalSwarm) -> list[Path]:
+    """The local token file of every gRPC port of the swarm, the leader's first."""
+    ports = [swarm.leader.port] if swarm.leader else []
+    ports += [agent.port for agent in swarm.agents]
+    files = [local_token_file(f"127.0.0.1:{port}") for port in ports if port]
+    return [f for f in files if f is not None]
+
+
+def swarm_token() -> str:
+    """CONCLAVE_SWARM_TOKEN / CONCLAVE_SWARM_TOKEN_FILE when set (agents started elsewhere
+    with the same token can then join), else a fresh random token for this swarm."""
+    settings = SwarmClientSettings()
+    tls = [n for n in ("swarm_ca", "swarm_cert", "swarm_key") if getattr(settings, n)]
+    if tls:
+        names = ", ".join(f"CONCLAVE_{n.upper()}" for n in tls)
+        raise SwarmError(f"{names}: the local swarm runs without TLS; unset them")
+    return SwarmSecurity.from_settings(settings).token or generate_token()
 
 
 async def _main(plan: SwarmPlan) -> None:
@@ -50,19 +93,30 @@ async def _main(plan: SwarmPlan) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print("starting the local swarm (loading the model)...", flush=True)
+    written: list[Path] = []
     try:
         await swarm.start()
+        token = plan.swarm_token or ""
+        written = [write_private(f, f"{token}\n".encode()) for f in token_files(swarm)]
         print(instructions(swarm), flush=True)
         await stop.wait()
         print("stopping...", flush=True)
     finally:
         await swarm.stop()
+        for path in written:  # the token dies with the swarm
+            path.unlink(missing_ok=True)
     print("stopped.", flush=True)
 
 
 def run_up(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
+    try:
+        token = swarm_token()
+    except (SwarmError, SwarmSecurityError, ValidationError) as error:
+        print(f"conclave up: {error}")
+        return 2
     plan = SwarmPlan(
+        swarm_token=token,
         agents=args.agents,
         participants_per_agent=args.participants_per_agent,
         gateway_port=args.port,

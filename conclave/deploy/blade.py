@@ -60,6 +60,7 @@ class BladeConfig:
     model_file: str = ""  # e.g. "models/x.gguf" under conclave/ on the boot partition
     memory_max: str = ""  # systemd MemoryMax= of the agent; "" keeps the unit's default
     agent_env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    swarm: str = ""  # "swarm": conclave/swarm/ holds the token and certificates
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -83,6 +84,8 @@ class BladeConfig:
             f"CONCLAVE_MODEL_FILE={self.model_file}",
             f"CONCLAVE_MEMORY_MAX={self.memory_max}",
         ]
+        if self.swarm:
+            lines.append(f"CONCLAVE_SWARM={self.swarm}")
         lines += [f"{key}={value}" for key, value in self.agent_env]
         return "\n".join(lines) + "\n"
 

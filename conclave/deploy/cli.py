@@ -16,6 +16,8 @@ from conclave.deploy.errors import ImageError
 
 EXAMPLES = """\
 examples:
+  conclave image build --base raspios-lite-arm64.img.xz --name blade --count 8 \\
+      --wheelhouse wheelhouse/ --swarm ~/conclave-swarm/ --out images/
   conclave image build --base raspios-lite-arm64.img.xz \\
       --name blade-01 --wheelhouse wheelhouse/ --out images/blade-01.img
   conclave image build --base ubuntu-24.04-preinstalled-server-arm64+raspi.img.xz \\
@@ -66,6 +68,19 @@ def add_image_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         metavar="CONCLAVE_AGENT_X=V",
         help="extra agent setting for every blade (repeatable)",
     )
+    build.add_argument(
+        "--swarm",
+        type=Path,
+        metavar="DIR",
+        help="the swarm's secrets folder (made if missing: token, CA, the head's certificates); "
+        "every blade gets the token and a certificate of its own, its gRPC port then answers "
+        "only the swarm (docs/deploy.md)",
+    )
+    build.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="with --swarm: the token only, no certificates (plaintext gRPC)",
+    )
     build.add_argument("--partition", type=int, help="boot partition number (default: 1st FAT)")
     build.add_argument(
         "--conclave-wheel",
@@ -103,7 +118,11 @@ def run_image(args: argparse.Namespace) -> int:
             partition=args.partition,
             conclave_wheel=args.conclave_wheel,
             deploy_dir=args.deploy_dir or DEFAULT_DEPLOY_DIR,
+            swarm_dir=args.swarm,
+            swarm_tls=not args.no_tls,
         )
+        if args.no_tls and args.swarm is None:
+            raise ImageError("--no-tls goes with --swarm DIR")
         built = build_images(options)
     except (ImageError, OSError) as error:  # OSError: a full disk, an unwritable --out
         sys.stderr.write(f"conclave image build: {error}\n")

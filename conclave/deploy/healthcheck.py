@@ -1,8 +1,13 @@
 """Wait until a Conclave service reports healthy: the start check of the systemd units and
 the Docker HEALTHCHECK.
 
-    python -m conclave.deploy.healthcheck grpc --addr 127.0.0.1:50051 [--wait 600]
+    python -m conclave.deploy.healthcheck grpc --addr 127.0.0.1:50051 [--wait 600] \
+        [--settings-env CONCLAVE_AGENT_]
     python -m conclave.deploy.healthcheck http --addr 127.0.0.1:8080 [--path /health]
+
+`--settings-env PREFIX` dials with the swarm token and certificates of the service whose
+settings have that environment prefix (CONCLAVE_AGENT_SWARM_CA, ...): a TLS port can only
+be checked over TLS, and health may be closed to callers without the token.
 
 The services have no sd_notify support, so a unit cannot be Type=notify; instead its
 ExecStartPost runs this, and the unit turns "active" only once the service answers SERVING
@@ -18,6 +23,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a gRPC check runs: an HTTP check stays light
+    from conclave.swarm_security import SwarmSecurity
 
 # A service bound to the wildcard address is reached on loopback from the same host.
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "[::1]"}
@@ -34,12 +43,16 @@ def local_address(addr: str) -> str:
     return f"{host}:{port}"
 
 
-def grpc_status(addr: str, service: str = "", timeout: float = 2.0) -> str:
+def grpc_status(
+    addr: str, service: str = "", timeout: float = 2.0, security: SwarmSecurity | None = None
+) -> str:
     """The grpc.health.v1 status name of `service` at `addr` ("UNREACHABLE" if no answer)."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(addr) as channel:
+    from conclave.swarm_security import NO_SECURITY
+
+    with (security or NO_SECURITY).channel(addr) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -93,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=float, default=2.0, help="seconds per try")
         if kind == "grpc":
             sub.add_argument("--service", default="", help="health service name ('' = server)")
+            sub.add_argument(
+                "--settings-env",
+                metavar="PREFIX",
+                help="dial with the swarm_* settings of this environment prefix "
+                "(e.g. CONCLAVE_AGENT_): its token and TLS certificates",
+            )
         else:
             sub.add_argument("--path", default="/health", help="URL path to GET")
     return parser
@@ -106,9 +125,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"healthcheck: {error}\n")
         return 2
     if args.kind == "grpc":
+        from conclave.swarm_security import (
+            NO_SECURITY,
+            SwarmSecurity,
+            SwarmSecurityError,
+            swarm_fields_from_env,
+        )
+
+        try:
+            security = (
+                SwarmSecurity.from_settings(swarm_fields_from_env(args.settings_env))
+                if args.settings_env
+                else NO_SECURITY
+            )
+        except (SwarmSecurityError, ValueError) as error:
+            sys.stderr.write(f"healthcheck: {error}\n")
+            return 2
         target = f"{addr} (grpc health {args.service or 'server'})"
         ok, status = wait_until(
-            lambda: grpc_status(addr, args.service, args.timeout),
+            lambda: grpc_status(addr, args.service, args.timeout, security),
             "SERVING",
             args.wait,
             args.interval,

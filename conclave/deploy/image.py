@@ -16,6 +16,8 @@ Boot partition layout written (cloud-init's NoCloud files at the root):
     conclave/src/                    without a wheelhouse: conclave's wheel and the lock
     conclave/models/*.gguf           with --model: served instead of the bundled model
     conclave/authorized_keys         with --ssh-key: for the default login user
+    conclave/swarm/                  with --swarm DIR: the swarm token and this blade's
+                                     certificates (moved off the FAT partition at first boot)
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conclave.deploy import fat
+from conclave.deploy import fat, swarm_kit
 from conclave.deploy.blade import (
     MODELS_DIR,
     SOURCE_DIR,
@@ -67,6 +69,8 @@ class BuildOptions:
     partition: int | None = None  # 1-based; default: the first FAT partition
     conclave_wheel: Path | None = None  # fallback install without a wheelhouse
     deploy_dir: Path = DEFAULT_DEPLOY_DIR
+    swarm_dir: Path | None = None  # the swarm's secrets folder (deploy/swarm_kit.py)
+    swarm_tls: bool = True  # with swarm_dir: certificates too, not only the token
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,9 @@ def build_images(options: BuildOptions) -> list[BuiltImage]:
         raise ImageError("each output image needs its own path, different from the base image")
     assets = _assets(options.deploy_dir)
 
+    if options.swarm_dir is not None:
+        swarm_kit.prepare(options.swarm_dir, tls=options.swarm_tls)
+
     with tempfile.TemporaryDirectory(prefix="conclave-image-") as scratch:
         payload = _payload(options, assets, Path(scratch))
         for out in outs:
@@ -131,8 +138,16 @@ def build_images(options: BuildOptions) -> list[BuiltImage]:
                 model_file=payload.model_file,
                 memory_max=options.memory_max,
                 agent_env=options.agent_env,
+                swarm=swarm_kit.BLADE_SWARM_DIR if options.swarm_dir is not None else "",
             )
-            files = _write_blade(out, partition, payload, config, Path(scratch) / name)
+            swarm = (
+                swarm_kit.blade_files(
+                    options.swarm_dir, name, Path(scratch) / f"{name}-swarm", tls=options.swarm_tls
+                )
+                if options.swarm_dir is not None
+                else []
+            )
+            files = _write_blade(out, partition, payload, config, Path(scratch) / name, swarm)
             log.info("wrote %s for %s", out, name)
             built.append(BuiltImage(name, out, partition, files))
         return built
@@ -319,7 +334,12 @@ def _check_room(image: Path, partition: Partition, payload: _Payload) -> None:
 
 
 def _write_blade(
-    image: Path, partition: Partition, payload: _Payload, config: BladeConfig, scratch: Path
+    image: Path,
+    partition: Partition,
+    payload: _Payload,
+    config: BladeConfig,
+    scratch: Path,
+    swarm: Sequence[Path] = (),
 ) -> tuple[str, ...]:
     scratch.mkdir(parents=True)
     (scratch / "blade.env").write_text(config.env_text(), encoding="utf-8")
@@ -330,6 +350,10 @@ def _write_blade(
     by_dir: dict[str, list[Path]] = {}
     for source, dest_dir in payload.copies:
         by_dir.setdefault(dest_dir, []).append(source)
+    if swarm:
+        swarm_dir = f"{BOOT_DIR}/{swarm_kit.BLADE_SWARM_DIR}"
+        writer.makedirs(swarm_dir)
+        by_dir[swarm_dir] = list(swarm)
     written = []
     for dest_dir, sources in by_dir.items():
         writer.copy(sources, dest_dir)

@@ -16,12 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from conclave.experiments.schema import EmbeddedSpec, ParticipantsSpec
+from conclave.swarm_security import SwarmClientFields
 
 log = logging.getLogger(__name__)
 
 
 class InProcessLeader:
-    def __init__(self, spec: ParticipantsSpec, *, db: Path, log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        spec: ParticipantsSpec,
+        *,
+        db: Path,
+        log_level: str = "WARNING",
+        swarm: SwarmClientFields | None = None,
+    ) -> None:
+        """`swarm`: the token and certificates of the swarm whose agents it lists; its own
+        port asks the same of the runner."""
+        self._swarm = swarm or SwarmClientFields()
         self._spec = spec
         self._db = db
         self._log_level = log_level
@@ -76,6 +87,7 @@ class InProcessLeader:
             discover=self._spec.discover,
             db=self._db,
             log_level=self._log_level,
+            **self._swarm.model_dump(include=set(SwarmClientFields.model_fields)),
         )
         self._leader = LeaderServer(settings)
         await self._leader.start()

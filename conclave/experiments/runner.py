@@ -17,6 +17,7 @@ run, and `MAX_CONSECUTIVE_ERRORS` in a row stop this one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from typing import Protocol
 from conclave.errors import ConclaveError, InvalidRequest, NotFound, Overloaded, Unavailable
 from conclave.experiments.adopt import adopt_stored_rounds
 from conclave.experiments.config import Experiment
-from conclave.experiments.errors import ExperimentAborted
+from conclave.experiments.errors import ConfigError, ExperimentAborted
 from conclave.experiments.journal import RunState
 from conclave.experiments.plan import Unit, units_of
 from conclave.experiments.preflight import Voices, preflight
@@ -39,6 +40,12 @@ from conclave.experiments.stats import CellSummary
 from conclave.leader.client import LeaderClientSync
 from conclave.leader.store import RoundSummary
 from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
+from conclave.swarm_security import (
+    SwarmClientFields,
+    SwarmSecurity,
+    SwarmSecurityError,
+    local_token_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +107,30 @@ class ExperimentRunner:
         progress: ProgressSink | None = None,
         retry_failed: bool = False,
         start_leader: Callable[[Experiment, Path], tuple[str, LeaderHost]] | None = None,
-        connect: Callable[[str], Leader] = LeaderClientSync,
+        connect: Callable[[str], Leader] | None = None,
+        swarm: SwarmClientFields | None = None,
     ) -> None:
+        """`swarm`: the swarm token and certificates the runner's calls carry (and the
+        leader it starts itself checks and carries to its agents)."""
         self.experiment = experiment
         self.config = experiment.config
         self.out_dir = out_dir
         self.progress = progress or NoProgress()
         self.retry_failed = retry_failed
-        self._start_leader = start_leader or _start_in_process
-        self._connect = connect
+        self._swarm = swarm or SwarmClientFields()
+        self._start_leader = start_leader or functools.partial(_start_in_process, swarm=self._swarm)
+        self._connect = connect or self._connect_securely
         self._stop = threading.Event()
         self._errors_in_a_row = 0
         self._lock = threading.Lock()
+
+    def _connect_securely(self, address: str) -> Leader:
+        try:
+            fallback = local_token_file(address)
+            security = SwarmSecurity.from_settings(self._swarm, fallback_token_file=fallback)
+        except SwarmSecurityError as error:
+            raise ConfigError(str(error)) from None
+        return LeaderClientSync(address, security=security)
 
     # -- the run ----------------------------------------------------------------------
 
@@ -336,10 +355,12 @@ def round_spec(unit: Unit, voices: tuple[str, ...], run_id: str, experiment: str
     )
 
 
-def _start_in_process(experiment: Experiment, db: Path) -> tuple[str, LeaderHost]:
+def _start_in_process(
+    experiment: Experiment, db: Path, *, swarm: SwarmClientFields
+) -> tuple[str, LeaderHost]:
     from conclave.experiments.embedded import InProcessLeader
 
-    host = InProcessLeader(experiment.config.participants, db=db)
+    host = InProcessLeader(experiment.config.participants, db=db, swarm=swarm)
     try:
         return host.start(), host
     except BaseException:

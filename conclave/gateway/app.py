@@ -39,6 +39,7 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
 from conclave.leader.client import LeaderClient
+from conclave.swarm_security import SwarmSecurity
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 429, 503, 504)}
 
@@ -51,7 +52,8 @@ def create_app(
 ) -> FastAPI:
     """`leader` and `agents` default to real clients of the settings' leader and of the
     agents it lists (embeddings), sharing one channel cache; tests pass stand-ins."""
-    channels = Channels()
+    # The swarm token and certificates ride on every channel to the leader and the agents.
+    channels = Channels(SwarmSecurity.from_settings(settings))
     leader = leader or LeaderClient(settings.leader, channels=channels)
     agent_clients = agents or AgentClients(channels)
     metrics = Metrics()

@@ -8,9 +8,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from conclave.config import ConclaveSettings
+from conclave.swarm_security import SwarmClientFields
 
 
-class GatewaySettings(ConclaveSettings):
+class GatewaySettings(ConclaveSettings, SwarmClientFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_GATEWAY_", extra="forbid")
 
     host: str = Field("127.0.0.1", description="Address to bind.")

@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
+from conclave.grpc_channels import Channels
 from conclave.grpc_server import ServiceHost
 from conclave.leader.discovery import AgentDirectory, AgentEntry
+from conclave.leader.discovery.gate import AgentGate
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
 from conclave.leader.discovery.zeroconf_browser import ZeroconfBrowser
 from conclave.leader.participants import ParticipantRegistry
@@ -19,6 +21,7 @@ from conclave.leader.servicer import LeaderServicer
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
 from conclave.leader.strategies import round_strategies
+from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,11 @@ class LeaderServer:
     ) -> None:
         self.settings = settings
         self.directory = AgentDirectory()
-        self.clients = AgentClients()
+        # One token and one set of certificates: the leader's port checks them, and its
+        # calls to the agents carry them.
+        self.security = SwarmSecurity.from_settings(settings)
+        self.clients = AgentClients(Channels(self.security), owns_channels=True)
+        self.gate = AgentGate(self.security)
         self.store = RoundStore.open(settings.db)
         self.participants = ParticipantRegistry(
             self.directory,
@@ -51,7 +58,7 @@ class LeaderServer:
             strategies=strategies or default_strategies(),
             max_participants=settings.max_participants,
         )
-        self._host = ServiceHost(SERVICE_NAME)
+        self._host = ServiceHost(SERVICE_NAME, security=self.security)
         leader_pb2_grpc.add_LeaderServiceServicer_to_server(
             LeaderServicer(
                 settings=settings,
@@ -77,7 +84,14 @@ class LeaderServer:
         self._host.bind(self.settings.host, self.settings.port)
         await self._add_static_agents()
         if self.settings.discover:
-            browser = ZeroconfBrowser(self.directory, interfaces=self.settings.discovery_interfaces)
+            if self.security.token and not self.security.tls:
+                log.warning(
+                    "discover with a swarm token but no swarm_ca: any device that announces "
+                    "_conclave._tcp is dialled with the token (docs/deploy.md, section 8)"
+                )
+            browser = ZeroconfBrowser(
+                self.directory, interfaces=self.settings.discovery_interfaces, gate=self.gate
+            )
             await browser.start()
             self._sources.append(browser)
         if self.settings.kubernetes_service:
@@ -86,6 +100,7 @@ class LeaderServer:
                 service=self.settings.kubernetes_service,
                 port=self.settings.kubernetes_port,
                 refresh_s=self.settings.kubernetes_refresh_s,
+                gate=self.gate,
             )
             await watcher.start()
             self._sources.append(watcher)
@@ -109,8 +124,12 @@ class LeaderServer:
                 return address
 
         names = await asyncio.gather(*map(name_of, addresses))
-        for address, name in zip(addresses, names, strict=True):
-            self.directory.add(AgentEntry(address=address, name=name, source="static"))
+        entries = [
+            AgentEntry(address=address, name=name, source="static")
+            for address, name in zip(addresses, names, strict=True)
+        ]
+        for entry in await self.gate.admitted(entries):
+            self.directory.add(entry)
 
     async def stop(self, grace: float = 2.0) -> None:
         await self._host.set_serving(False)

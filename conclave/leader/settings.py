@@ -11,6 +11,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from conclave.config import ConclaveSettings
 from conclave.leader.personas import PERSONAS, persona_fields
 from conclave.leader.store.paths import default_db_path
+from conclave.swarm_security import SwarmServerFields
 
 
 class ParticipantConfig(BaseModel):
@@ -46,7 +47,7 @@ class ParticipantConfig(BaseModel):
         return {**persona_fields(data["persona"]), **given}
 
 
-class LeaderSettings(ConclaveSettings):
+class LeaderSettings(ConclaveSettings, SwarmServerFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_LEADER_", extra="forbid")
 
     host: str = Field("127.0.0.1", description="Address to bind.")

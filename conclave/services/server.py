@@ -22,6 +22,7 @@ from conclave.services.hardware import detect_hardware
 from conclave.services.hardware.types import HardwareReport
 from conclave.services.servicer import AgentServicer, AgentState
 from conclave.services.settings import AgentSettings
+from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ class AgentServer:
         self.state.idle.set()
         self._announcer: Announcer | None = None
         self._host = ServiceHost(
-            SERVICE_NAME, options=[("grpc.max_receive_message_length", settings.max_message_bytes)]
+            SERVICE_NAME,
+            options=[("grpc.max_receive_message_length", settings.max_message_bytes)],
+            security=SwarmSecurity.from_settings(settings),
         )
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(settings, self.state), self._host.server

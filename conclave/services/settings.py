@@ -12,6 +12,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from conclave.config import ConclaveSettings
 from conclave.services.engine.demonstrations import DEFAULT_DEMONSTRATIONS, DEFAULT_PREAMBLE
 from conclave.services.model_source import default_cache_dir
+from conclave.swarm_security import SwarmServerFields
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 ChatFormatName = Literal["gemma", "chatml", "completion", "template"]
@@ -58,7 +59,7 @@ class ModelEntry(BaseModel):
     max_concurrent: int = Field(4, ge=1, description="litellm: upstream requests at once.")
 
 
-class AgentSettings(ConclaveSettings):
+class AgentSettings(ConclaveSettings, SwarmServerFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_AGENT_", extra="forbid")
 
     config_file: Path | None = Field(

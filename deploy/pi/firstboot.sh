@@ -76,6 +76,7 @@ read_blade_env() {
             CONCLAVE_WHEELHOUSE) WHEELHOUSE=$value ;;
             CONCLAVE_MODEL_FILE) MODEL_FILE=$value ;;
             CONCLAVE_MEMORY_MAX) MEMORY_MAX=$value ;;
+            CONCLAVE_SWARM) SWARM=$value ;;
             CONCLAVE_AGENT_*) AGENT_SETTINGS+=("$key=$value") ;;
             *) log "ignoring unknown setting $key in blade.env" ;;
         esac
@@ -165,6 +166,37 @@ install_model() {
     fi
 }
 
+# The swarm's token and this blade's certificates (`conclave image build --swarm DIR`)
+# move from the FAT boot partition, which anyone with the SD card can read, to
+# /etc/conclave/swarm, readable by root and the service only; the boot copies are deleted.
+SWARM_SETTINGS=()
+install_swarm() {
+    [ -n "${SWARM:-}" ] || return 0
+    local source=$BOOT_DIR/$SWARM dest=$ETC_DIR/swarm name
+    [ -f "$source/token" ] || die "the swarm folder $source named in blade.env has no token"
+    install -d -m 0750 "$ROOT$dest"
+    chown "root:$SERVICE_USER" "$ROOT$dest"
+    for name in token ca.pem agent.pem agent.key; do
+        [ -f "$source/$name" ] || continue
+        install -m 0640 "$source/$name" "$ROOT$dest/$name"
+        chown "root:$SERVICE_USER" "$ROOT$dest/$name"
+        rm -f "$source/$name"
+    done
+    SWARM_SETTINGS+=("CONCLAVE_AGENT_SWARM_TOKEN_FILE=$dest/token")
+    if [ -f "$ROOT$dest/ca.pem" ]; then
+        [ -f "$ROOT$dest/agent.pem" ] && [ -f "$ROOT$dest/agent.key" ] ||
+            die "the swarm folder has ca.pem but not agent.pem and agent.key"
+        SWARM_SETTINGS+=(
+            "CONCLAVE_AGENT_SWARM_CA=$dest/ca.pem"
+            "CONCLAVE_AGENT_SWARM_CERT=$dest/agent.pem"
+            "CONCLAVE_AGENT_SWARM_KEY=$dest/agent.key"
+        )
+        log "swarm: token and mTLS certificates installed in $dest"
+    else
+        log "swarm: token installed in $dest (no TLS)"
+    fi
+}
+
 write_agent_env() {
     local file=$ROOT$ETC_DIR/agent.env
     {
@@ -174,6 +206,9 @@ write_agent_env() {
         echo "CONCLAVE_AGENT_ANNOUNCE=true"
         if [ -n "$MODEL_PATH" ]; then
             echo "CONCLAVE_AGENT_MODEL=$MODEL_PATH"
+        fi
+        if [ ${#SWARM_SETTINGS[@]} -gt 0 ]; then
+            printf '%s\n' "${SWARM_SETTINGS[@]}"
         fi
         if [ ${#AGENT_SETTINGS[@]} -gt 0 ]; then
             printf '%s\n' "${AGENT_SETTINGS[@]}"
@@ -231,6 +266,9 @@ start_agent() {
     fi
     log "conclave-agent is ready on port 50051; check it from any machine with:"
     log "  conclave agent call --addr $BLADE_NAME.local:50051 \"hello\""
+    if [ ${#SWARM_SETTINGS[@]} -gt 0 ]; then
+        log "  (with the swarm's token and certificates: CONCLAVE_SWARM_TOKEN_FILE, CONCLAVE_SWARM_CA, ...)"
+    fi
 }
 
 main() {
@@ -240,13 +278,14 @@ main() {
     fi
     find_boot_dir
     log "starting with $BOOT_DIR/blade.env"
-    BLADE_NAME='' WHEELHOUSE='' MODEL_FILE='' MEMORY_MAX=''
+    BLADE_NAME='' WHEELHOUSE='' MODEL_FILE='' MEMORY_MAX='' SWARM=''
     read_blade_env "$BOOT_DIR/blade.env"
     [ -n "$BLADE_NAME" ] || die "blade.env sets no CONCLAVE_BLADE_NAME"
     set_hostname
     ensure_user
     install_conclave
     install_model
+    install_swarm
     write_agent_env
     install_unit
     install_ssh_keys

@@ -268,3 +268,52 @@ def test_shell_scripts_pass_shellcheck() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_firstboot_moves_the_swarm_secrets_off_the_boot_partition(blade: dict[str, Path]) -> None:
+    wheels = blade["boot"] / "wheelhouse"
+    wheels.mkdir()
+    (wheels / "conclave-0.1.0-py3-none-any.whl").write_bytes(b"")
+    swarm = blade["boot"] / "swarm"
+    swarm.mkdir()
+    for name in ("token", "ca.pem", "agent.pem", "agent.key"):
+        (swarm / name).write_text(f"{name} contents\n")
+    result, calls = _firstboot(
+        blade,
+        "CONCLAVE_BLADE_NAME=blade-05\nCONCLAVE_WHEELHOUSE=wheelhouse\nCONCLAVE_SWARM=swarm\n",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    dest = blade["root"] / "etc/conclave/swarm"
+    for name in ("token", "ca.pem", "agent.pem", "agent.key"):
+        assert (dest / name).read_text() == f"{name} contents\n"
+        assert (dest / name).stat().st_mode & 0o777 == 0o640
+        assert not (swarm / name).exists()  # anyone with the SD card could read it there
+        assert f"chown root:conclave {dest / name}" in calls
+    assert dest.stat().st_mode & 0o777 == 0o750
+    agent_env = (blade["root"] / "etc/conclave/agent.env").read_text().splitlines()
+    for line in (
+        "CONCLAVE_AGENT_SWARM_TOKEN_FILE=/etc/conclave/swarm/token",
+        "CONCLAVE_AGENT_SWARM_CA=/etc/conclave/swarm/ca.pem",
+        "CONCLAVE_AGENT_SWARM_CERT=/etc/conclave/swarm/agent.pem",
+        "CONCLAVE_AGENT_SWARM_KEY=/etc/conclave/swarm/agent.key",
+    ):
+        assert line in agent_env
+    # And the agent's settings read them: every name is a real setting.
+    from conclave.services.settings import AgentSettings
+
+    names = {line.partition("=")[0] for line in agent_env if line.startswith("CONCLAVE_AGENT_")}
+    assert {n.removeprefix("CONCLAVE_AGENT_").lower() for n in names} <= set(
+        AgentSettings.model_fields
+    )
+
+
+def test_firstboot_refuses_a_swarm_folder_without_a_token(blade: dict[str, Path]) -> None:
+    (blade["boot"] / "wheelhouse").mkdir()
+    (blade["boot"] / "wheelhouse" / "conclave-0.1.0-py3-none-any.whl").write_bytes(b"")
+    (blade["boot"] / "swarm").mkdir()
+    result, _ = _firstboot(
+        blade,
+        "CONCLAVE_BLADE_NAME=blade-05\nCONCLAVE_WHEELHOUSE=wheelhouse\nCONCLAVE_SWARM=swarm\n",
+    )
+    assert result.returncode == 1
+    assert "has no token" in result.stdout

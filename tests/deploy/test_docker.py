@@ -171,3 +171,63 @@ def test_build_context_is_an_allowlist() -> None:
     }
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
     assert sources == allowed
+
+
+def test_compose_members_share_one_generated_swarm_token() -> None:
+    services = _compose()["services"]
+    init = services["swarm-secrets"]
+    assert init["entrypoint"][:3] == ["python", "-m", "conclave.deploy.swarm_kit"]
+    assert init["network_mode"] == "none" and init["restart"] == "no"
+    prefixes = {"agent-1": "AGENT", "agent-2": "AGENT", "leader": "LEADER", "gateway": "GATEWAY"}
+    for name, prefix in prefixes.items():
+        service = services[name]
+        variable = f"CONCLAVE_{prefix}_SWARM_TOKEN_FILE"
+        assert service["environment"][variable] == "/etc/conclave/swarm/token", name
+        assert "swarm-secrets:/etc/conclave/swarm:ro" in service["volumes"], name
+    for agent in ("agent-1", "agent-2"):  # the token exists before any port opens
+        assert services[agent]["depends_on"]["swarm-secrets"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
+def test_the_swarm_secrets_service_writes_a_token_once(tmp_path: Path) -> None:
+    import sys
+
+    folder = tmp_path / "swarm"
+    command = [sys.executable, "-m", "conclave.deploy.swarm_kit", str(folder)]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    token = (folder / "token").read_text()
+    assert len(token.strip()) >= 32 and (folder / "token").stat().st_mode & 0o077 == 0
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    assert (folder / "token").read_text() == token  # a restart keeps the swarm's token
+
+
+def test_compose_swarm_settings_load_from_what_swarm_secrets_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each member's environment, as compose gives it, read by the real settings classes
+    against the folder the one-shot service fills: the names and the paths agree."""
+    import sys
+
+    from conclave.gateway.settings import GatewaySettings
+    from conclave.leader.settings import LeaderSettings
+    from conclave.services.settings import AgentSettings
+    from conclave.swarm_security import SwarmSecurity
+
+    services = _compose()["services"]
+    mount = services["swarm-secrets"]["volumes"][0].split(":")[1]
+    folder = tmp_path / "swarm"
+    subprocess.run(
+        [sys.executable, "-m", "conclave.deploy.swarm_kit", str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    classes = {"agent-1": AgentSettings, "leader": LeaderSettings, "gateway": GatewaySettings}
+    tokens = set()
+    for name, cls in classes.items():
+        for key, value in services[name]["environment"].items():
+            if "SWARM" in key:
+                monkeypatch.setenv(key, str(value).replace(mount, str(folder)))
+        tokens.add(SwarmSecurity.from_settings(cls()).token)
+    assert tokens == {(folder / "token").read_text().strip()}

@@ -121,3 +121,38 @@ def test_runs_as_a_module() -> None:
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 2 and "HOST:PORT" in result.stderr
+
+
+def test_a_tls_port_is_checked_with_the_services_own_certificates(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """What a unit's ExecStartPost does next to an mTLS agent: `--settings-env` names the
+    agent's environment prefix, whose swarm_* settings the check dials with."""
+    from conclave.deploy.certs import issue, make_ca
+    from conclave.swarm_security import SwarmSecurity
+
+    ca = make_ca()
+    blade = issue(ca, "blade-01")
+    for name, data in (("ca.pem", ca.cert_pem), ("blade.pem", blade.cert_pem)):
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "blade.key").write_bytes(blade.key_pem)
+    security = SwarmSecurity(ca_pem=ca.cert_pem, cert_pem=blade.cert_pem, key_pem=blade.key_pem)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_secure_port("127.0.0.1:0", security.server_credentials())
+    server.start()
+    try:
+        addr = f"127.0.0.1:{port}"
+        assert main(["grpc", "--addr", addr, "--timeout", "2"]) == 1  # plaintext: no answer
+        assert "UNREACHABLE" in capsys.readouterr().err
+        monkeypatch.setenv("CONCLAVE_AGENT_SWARM_CA", str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("CONCLAVE_AGENT_SWARM_CERT", str(tmp_path / "blade.pem"))
+        monkeypatch.setenv("CONCLAVE_AGENT_SWARM_KEY", str(tmp_path / "blade.key"))
+        assert main(["grpc", "--addr", addr, "--settings-env", "CONCLAVE_AGENT_"]) == 0
+        monkeypatch.setenv("CONCLAVE_AGENT_SWARM_KEY", str(tmp_path / "missing.key"))
+        assert main(["grpc", "--addr", addr, "--settings-env", "CONCLAVE_AGENT_"]) == 2
+        assert "swarm_key" in capsys.readouterr().err
+    finally:
+        server.stop(grace=None)

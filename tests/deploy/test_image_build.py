@@ -329,3 +329,74 @@ def test_image_without_partition_table_is_refused(tmp_path: Path) -> None:
         build_images(
             BuildOptions(base=blank, name="b1", out=tmp_path / "o.img", wheelhouse="http://h/")
         )
+
+
+def test_swarm_folder_gives_every_blade_the_token_and_a_certificate_of_its_own(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    from cryptography import x509
+
+    disk = make_pi_image(tmp_path / "base.img", tmp_path)
+    swarm = tmp_path / "swarm"
+    options = BuildOptions(
+        base=disk.path,
+        name="blade-01",
+        count=2,
+        out=tmp_path / "out" / "{name}.img",
+        wheelhouse=str(wheelhouse),
+        swarm_dir=swarm,
+    )
+    build_images(options)
+    token = (swarm / "token").read_text().strip()
+    assert len(token) >= 32 and (swarm / "token").stat().st_mode & 0o077 == 0
+    assert (swarm / "ca.key").stat().st_mode & 0o077 == 0
+    for member in ("leader", "gateway"):  # the head node's certificates, for its units
+        assert (swarm / f"{member}.pem").is_file() and (swarm / f"{member}.key").is_file()
+    ca = x509.load_pem_x509_certificate((swarm / "ca.pem").read_bytes())
+    for name in ("blade-01", "blade-02"):
+        image = tmp_path / "out" / f"{name}.img"
+        fs = FatWriter(image, disk.fat_offset)
+        assert "CONCLAVE_SWARM=swarm\n" in fs.read_text("/conclave/blade.env")
+        assert fs.read_text("/conclave/swarm/token").strip() == token
+        assert fs.read_text("/conclave/swarm/ca.pem") == (swarm / "ca.pem").read_text()
+        cert = x509.load_pem_x509_certificate(fs.read_text("/conclave/swarm/agent.pem").encode())
+        cert.verify_directly_issued_by(ca)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert set(names.get_values_for_type(x509.DNSName)) == {
+            "conclave-swarm",
+            name,
+            f"{name}.local",
+        }
+        assert "PRIVATE KEY" in fs.read_text("/conclave/swarm/agent.key")
+    # A later build joins the same swarm: same token, same CA.
+    build_images(
+        BuildOptions(
+            base=disk.path,
+            name="blade-03",
+            out=tmp_path / "later.img",
+            wheelhouse=str(wheelhouse),
+            swarm_dir=swarm,
+        )
+    )
+    fs = FatWriter(tmp_path / "later.img", disk.fat_offset)
+    assert fs.read_text("/conclave/swarm/token").strip() == token
+    assert fs.read_text("/conclave/swarm/ca.pem") == (swarm / "ca.pem").read_text()
+
+
+def test_swarm_without_tls_writes_only_the_token(tmp_path: Path, wheelhouse: Path) -> None:
+    disk = make_pi_image(tmp_path / "base.img", tmp_path)
+    code = image_main(
+        [
+            "build",
+            "--base", str(disk.path),
+            "--name", "blade-01",
+            "--wheelhouse", str(wheelhouse),
+            "--swarm", str(tmp_path / "swarm"),
+            "--no-tls",
+            "--out", str(tmp_path / "b.img"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    fs = FatWriter(tmp_path / "b.img", disk.fat_offset)
+    assert sorted(Path(p).name for p in fs.list_dir("/conclave/swarm")) == ["token"]
+    assert not (tmp_path / "swarm" / "ca.pem").exists()

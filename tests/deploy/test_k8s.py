@@ -124,3 +124,19 @@ def test_leader_config_names_real_settings(tmp_path: Path) -> None:
     settings = settings_module.LeaderSettings(config_file=config)
     assert settings.kubernetes_service == "conclave-agent.conclave.svc.cluster.local"
     assert settings.discover is False
+
+
+def test_every_deployable_reads_the_swarm_token_from_one_secret() -> None:
+    """From the environment (a secretKeyRef), never the command line; optional, so a
+    cluster without the Secret still starts (docs/deploy.md says what that exposes)."""
+    resources = _all()
+    for kind, name, prefix in (
+        ("DaemonSet", "conclave-agent", "AGENT"),
+        ("Deployment", "conclave-leader", "LEADER"),
+        ("Deployment", "conclave-gateway", "GATEWAY"),
+    ):
+        [container] = resources[f"{kind}/{name}"]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env[f"CONCLAVE_{prefix}_SWARM_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "conclave-swarm", "key": "token", "optional": True}, name
+        assert not any("token" in str(a).lower() for a in container["args"]), name

@@ -160,3 +160,10 @@ def test_command_line_spellings_match_the_command_surface() -> None:
         _service_section(DEPLOY / "systemd/conclave-leader.service")["Environment"]
     )
     assert " gateway --host " in gateway and " --leader " in gateway
+
+
+@pytest.mark.parametrize("kind", ["agent", "leader"])
+def test_the_grpc_start_check_dials_with_the_services_swarm_settings(kind: str) -> None:
+    """A TLS port answers only over TLS: the check must use the unit's own certificates."""
+    [check] = _service_section(DEPLOY / f"systemd/conclave-{kind}.service")["ExecStartPost"]
+    assert f"--settings-env CONCLAVE_{kind.upper()}_ " in check

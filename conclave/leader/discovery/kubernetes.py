@@ -12,6 +12,7 @@ import dns.exception
 import dns.resolver
 
 from conclave.leader.discovery.directory import AgentDirectory, AgentEntry
+from conclave.leader.discovery.gate import AgentGate
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class KubernetesWatcher:
         port: int,
         refresh_s: float,
         resolver: dns.asyncresolver.Resolver | None = None,
+        gate: AgentGate | None = None,
     ) -> None:
         self._directory = directory
+        self._gate = gate or AgentGate()
         self._service = service
         self._port = port
         self._refresh_s = refresh_s
@@ -68,7 +71,7 @@ class KubernetesWatcher:
         except dns.exception.DNSException as error:
             log.warning("kubernetes discovery: %s: %s", self._service, error)
             return  # keep the last known table rather than dropping every agent
-        self._directory.replace_source("kubernetes", entries)
+        self._directory.replace_source("kubernetes", await self._gate.admitted(entries))
 
     async def start(self) -> None:
         await self.refresh()

@@ -10,6 +10,7 @@ from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from conclave.leader.discovery.directory import SERVICE_TYPE, AgentDirectory, AgentEntry
+from conclave.leader.discovery.gate import AgentGate
 from conclave.zeroconf_options import zeroconf_options
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,15 @@ def _text(properties: dict[bytes, bytes | None], key: str) -> str:
 
 
 class ZeroconfBrowser:
-    def __init__(self, directory: AgentDirectory, *, interfaces: list[str] | None) -> None:
+    def __init__(
+        self,
+        directory: AgentDirectory,
+        *,
+        interfaces: list[str] | None,
+        gate: AgentGate | None = None,
+    ) -> None:
         self._directory = directory
+        self._gate = gate or AgentGate()
         self._interfaces = interfaces
         self._zeroconf: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
@@ -46,6 +54,7 @@ class ZeroconfBrowser:
         if change is ServiceStateChange.Removed:
             address = self._addresses.pop(name, None)
             if address:
+                self._gate.forget(address)
                 self._directory.remove(address, source="zeroconf")
             return
         info = AsyncServiceInfo(service_type, name)
@@ -61,17 +70,18 @@ class ZeroconfBrowser:
         address = f"[{host}]:{info.port}" if ":" in host else f"{host}:{info.port}"
         props = info.properties or {}
         slots = _text(props, "slots")
-        self._addresses[name] = address
-        self._directory.add(
-            AgentEntry(
-                address=address,
-                name=_text(props, "name") or name.removesuffix("." + SERVICE_TYPE),
-                source="zeroconf",
-                model=_text(props, "model"),
-                slots=int(slots) if slots.isdigit() else 0,
-                version=_text(props, "version"),
-            )
+        entry = AgentEntry(
+            address=address,
+            name=_text(props, "name") or name.removesuffix("." + SERVICE_TYPE),
+            source="zeroconf",
+            model=_text(props, "model"),
+            slots=int(slots) if slots.isdigit() else 0,
+            version=_text(props, "version"),
         )
+        if not await self._gate.admits(entry):  # anyone on the LAN may announce
+            return
+        self._addresses[name] = address
+        self._directory.add(entry)
 
     async def close(self) -> None:
         if self._browser is not None:
