@@ -5,6 +5,9 @@ the gateway (HTTP, OpenAI shape) and straight from the leader (gRPC RunRound),
 alternating, paired per round; the median of the differences. Target (issue 6): ≤ 10 ms.
 Throughput: 32 clients, each sending requests back to back through the gateway for a
 fixed window; completed requests per second.
+Dashboard cost (issue 18): a second gateway over the same leader, built without the
+dashboard (`ui: false`), asked the same rounds in the same run, paired and alternating
+with the first; the median of (with dashboard − without). Target: ≤ 1 ms.
 """
 
 from __future__ import annotations
@@ -109,29 +112,43 @@ def run(options: Options) -> BenchResult:
             with ProcessGroup(leader):
                 leader_address = leader.wait_ready()
                 gateway = GatewayProcess(leader_address, logs)
+                bare = GatewayProcess(leader_address, logs, ui=False)
                 with (
-                    ProcessGroup(gateway),
+                    ProcessGroup(gateway, bare),
                     grpc.insecure_channel(leader_address) as ch,
                     httpx.Client() as http,
                 ):
                     url = gateway.wait_ready()
+                    bare_url = bare.wait_ready()
                     stub = leader_pb2_grpc.LeaderServiceStub(ch)
                     via_leader(stub, "warm up")
                     via_gateway(http, url, "warm up")
+                    via_gateway(http, bare_url, "warm up")
                     pairs = []
                     for i in range(rounds):
                         prompt = f"Say the number {i}."
-                        # Alternate which path goes first, so drift hits both alike.
-                        if i % 2:
-                            g = via_gateway(http, url, prompt)
-                            d = via_leader(stub, prompt)
-                        else:
-                            d = via_leader(stub, prompt)
-                            g = via_gateway(http, url, prompt)
-                        pairs.append({"leader_ms": d, "gateway_ms": g, "added_ms": g - d})
+                        # Rotate which path goes first, so drift hits all alike.
+                        paths = [
+                            ("d", lambda p: via_leader(stub, p)),
+                            ("g", lambda p: via_gateway(http, url, p)),
+                            ("b", lambda p: via_gateway(http, bare_url, p)),
+                        ]
+                        shift = i % len(paths)
+                        took = {k: f(prompt) for k, f in paths[shift:] + paths[:shift]}
+                        d, g, b = took["d"], took["g"], took["b"]
+                        pairs.append(
+                            {
+                                "leader_ms": d,
+                                "gateway_ms": g,
+                                "added_ms": g - d,
+                                "no_ui_ms": b,
+                                "ui_added_ms": g - b,
+                            }
+                        )
                     load = throughput(url, window)
 
     added = statistics.median(p["added_ms"] for p in pairs)
+    ui_added = statistics.median(p["ui_added_ms"] for p in pairs)
     table = Table(
         title=f"Gateway path vs leader direct: {rounds} paired rounds, {TOKENS} tokens",
         columns=("measure", "median ms", "range ms"),
@@ -145,9 +162,15 @@ def run(options: Options) -> BenchResult:
                 ("leader direct (gRPC RunRound)", "leader_ms"),
                 ("through the gateway (HTTP)", "gateway_ms"),
                 ("added by the gateway (paired)", "added_ms"),
+                ("through a gateway without the dashboard", "no_ui_ms"),
+                ("added by the dashboard code (paired)", "ui_added_ms"),
             )
         ),
-        notes=("Same prompt, greedy, back to back; the order alternates every round.",),
+        notes=(
+            "Same prompt, greedy, back to back; the order rotates every round.",
+            "The dashboard row: the gateway as shipped (ui on, no page open) minus the same "
+            "gateway built without the dashboard router, both over the same leader.",
+        ),
     )
     load_table = Table(
         title=f"Requests/s through the gateway, {CLIENTS} clients, {window:.0f} s",
@@ -169,7 +192,10 @@ def run(options: Options) -> BenchResult:
         name="gateway_latency",
         title="Gateway latency and throughput",
         tables=(table, load_table),
-        targets=(Target("gateway added latency (median)", "<=", 10.0, added, "ms"),),
+        targets=(
+            Target("gateway added latency (median)", "<=", 10.0, added, "ms"),
+            Target("dashboard added latency (median)", "<=", 1.0, ui_added, "ms"),
+        ),
         parameters={"rounds": rounds, "tokens": TOKENS, "clients": CLIENTS, "window_s": window},
         measurements={"pairs": pairs, "load": load},
     )

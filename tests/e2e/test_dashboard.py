@@ -10,14 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import expect, sync_playwright
 
 from conclave.experiments.config import load_experiment
 from conclave.experiments.runner import ExperimentRunner
 from tests.support.browser import chromium_path, screenshot_dir
 from tests.support.servers import RunningGateway, gateway_settings
-
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements")
-expect = playwright.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -68,7 +66,7 @@ def gateway(leader, experiments_dir):
 @pytest.fixture(scope="module")
 def browser():
     executable = chromium_path()
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=executable, headless=True)
         yield launched
         launched.close()
