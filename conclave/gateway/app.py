@@ -300,16 +300,17 @@ def create_app(
 
     experiments = ExperimentFolder(settings.experiments_dir)
 
+    # Plain functions: FastAPI runs them in its thread pool (they read files).
     @app.get("/v1/experiments", dependencies=guarded, responses=ERRORS)
-    async def list_experiments() -> dict[str, Any]:
+    def list_experiments() -> dict[str, Any]:
         return {"object": "list", "data": experiments.runs()}
 
     @app.get("/v1/experiments/{name}", dependencies=guarded, responses=ERRORS)
-    async def get_experiment(name: str) -> dict[str, Any]:
+    def get_experiment(name: str) -> dict[str, Any]:
         return experiments.run(name)
 
     @app.get("/v1/experiments/{name}/files/{file}", dependencies=guarded, responses=ERRORS)
-    async def experiment_file(name: str, file: str) -> Response:
+    def experiment_file(name: str, file: str) -> Response:
         path, media_type = experiments.file(name, file)
         return FileResponse(path, media_type=media_type)
 

@@ -262,14 +262,14 @@ def test_pages_fit_a_phone_and_the_menu_works_by_keyboard(browser, gateway, shot
         for route, ready in (
             ("#/ask", "#ask-form"),
             ("#/rounds", "#rounds-note:not(:empty)"),
-            ("#/blades", ".blade"),
             ("#/experiments", "#experiment-summary"),
+            ("#/blades", ".blade"),
         ):
             page.goto(f"{gateway.url}/ui/{route}")
             page.wait_for_selector(ready)
             wide = page.evaluate("document.documentElement.scrollWidth")
             assert wide <= 390, f"{route} is {wide} px wide on a 390 px phone"
-        page.screenshot(path=str(shots / "dashboard-phone-blades.png"), full_page=True)
+        page.screenshot(path=str(shots / "dashboard-phone-blades.png"), full_page=True)  # last
         # From the top of the page: Tab reaches the menu, Enter follows a link.
         page.goto(f"{gateway.url}/ui/#/ask")
         page.wait_for_selector("#ask-form")
