@@ -13,7 +13,7 @@ ARGS ?=
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: setup system-deps run test test-unit test-e2e protos protos-check lint fmt bench doctor \
-	clean pi-image wheelhouse-arm64 deploy-lint docs demo experiment
+	clean pi-image wheelhouse-arm64 deploy-lint docs demo experiment screenshots
 
 # Idempotent: reinstalls only when the lock or pyproject changed. pip's wheel cache keeps the
 # llama-cpp-python build, so it compiles once per machine.
@@ -27,16 +27,18 @@ $(STAMP): requirements.lock requirements-models.lock pyproject.toml deploy/requi
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Debian tools the deploy tests drive (mtools, mkfs.fat, sfdisk, cloud-init) and curl, which
-# the shell examples of docs/gateway.md use (tests/e2e/test_docs_examples.py). Installed
-# when missing and we may (root with apt); otherwise those tests skip and name the package.
-SYSTEM_TOOLS := mcopy mkfs.fat sfdisk cloud-init curl
+# Debian tools the deploy tests drive (mtools, mkfs.fat, sfdisk, cloud-init), curl, which
+# the shell examples of docs/gateway.md use (tests/e2e/test_docs_examples.py), and the
+# headless browser of the dashboard tests (chromium, with a font for its screenshots).
+# Installed when missing and we may (root with apt); otherwise those tests skip and name
+# the package.
+SYSTEM_TOOLS := mcopy mkfs.fat sfdisk cloud-init curl chromium
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian packages for:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			mtools dosfstools fdisk cloud-init curl >/dev/null; \
+			mtools dosfstools fdisk cloud-init curl chromium fonts-dejavu-core >/dev/null; \
 	elif [ -n "$$missing" ]; then echo "note: missing$$missing; deploy tests will skip"; fi
 
 # The whole local swarm on the bundled model: agent, leader, OpenAI gateway on :8080.
@@ -90,6 +92,10 @@ CONFIG ?=
 experiment: setup
 	@test -n "$(CONFIG)" || { echo "usage: make experiment CONFIG=FILE.yaml [ARGS=...]"; exit 2; }
 	$(VENV)/bin/conclave experiment run $(CONFIG) $(ARGS)
+
+# The dashboard's pictures in docs/img, taken by the dashboard tests' own browser run.
+screenshots: setup system-deps
+	CONCLAVE_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_dashboard.py $(ARGS)
 
 # Regenerates docs/configuration.md from the settings classes.
 docs: setup

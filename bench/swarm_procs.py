@@ -32,7 +32,9 @@ class LeaderProcess(ManagedProcess):
 
 
 class GatewayProcess(ManagedProcess):
-    def __init__(self, leader: str, log_dir: Path, *, max_concurrent: int = 64) -> None:
+    def __init__(
+        self, leader: str, log_dir: Path, *, max_concurrent: int = 64, ui: bool = True
+    ) -> None:
         self.port = free_port()
         argv = [
             *conclave_command(),
@@ -46,8 +48,11 @@ class GatewayProcess(ManagedProcess):
             "--log-level",
             "WARNING",
         ]
-        env = {"CONCLAVE_GATEWAY_MAX_CONCURRENT": str(max_concurrent)}
-        super().__init__("gateway", argv, log_dir, env=env)
+        env = {
+            "CONCLAVE_GATEWAY_MAX_CONCURRENT": str(max_concurrent),
+            "CONCLAVE_GATEWAY_UI": "true" if ui else "false",
+        }
+        super().__init__("gateway" if ui else "gateway-no-ui", argv, log_dir, env=env)
         self.url = f"http://{HOST}:{self.port}"
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:

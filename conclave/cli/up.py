@@ -33,6 +33,7 @@ Conclave is up: {len(voices)} voices on {len(swarm.agents)} agent service(s), \
 temperature {temperature} unless a request sets one.
 {listed}
   gateway (OpenAI API)  {url}/v1      models: {url}/v1/models   health: {url}/health
+  dashboard (browser)   {url}/ui/
   leader (gRPC)         {leader}
   agents (gRPC)         {agents}
 

@@ -11,17 +11,26 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from conclave import __version__
 from conclave.agents.rpc import AgentClients
 from conclave.errors import InvalidRequest, NotFound, Unavailable
-from conclave.gateway import catalog, structured, unsupported
+from conclave.gateway import catalog, round_events, structured, unsupported
+from conclave.gateway import ui as dashboard
 from conclave.gateway.admission import Admission
 from conclave.gateway.anthropic import routes as anthropic
-from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
+from conclave.gateway.completions import (
+    CHAT,
+    TEXT,
+    CompletionService,
+    Kind,
+    check_limits,
+    round_spec,
+)
 from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
+from conclave.gateway.experiments import ExperimentFolder
 from conclave.gateway.limits import BodyLimit
 from conclave.gateway.mcp.http import McpEndpoint
 from conclave.gateway.metrics import Metrics
@@ -110,13 +119,20 @@ def create_app(
         request: SamplingFields,
         messages: list[tuple[str, str]],
         form: structured.AnswerForm = structured.PLAIN_FORM,
+        *,
+        watch: bool = False,
     ) -> Response:
+        """`watch`: answer with the round's own event stream (`POST /v1/rounds`)."""
         target = catalog.resolve(request.model)
         check_limits(request, messages, settings)
         params = dict(request.conclave.params or {}) if request.conclave else {}
         structured.check(form, messages, params)
 
         async def produce() -> Response:
+            if watch:
+                spec = round_spec(request, target, messages, form)
+                round_id, items = await service.open_round(spec)
+                return sse_answer(round_events.sse(service, items, settings.keepalive_s), round_id)
             if not request.stream:
                 body = await service.complete(kind, request, target, messages, form)
                 return json_answer(body, body["conclave"]["round_id"])
@@ -229,15 +245,42 @@ def create_app(
         since: Annotated[float | None, Query(ge=0)] = None,
         until: Annotated[float | None, Query(ge=0)] = None,
         tag: Annotated[str | None, Query(max_length=256, pattern=r"^[^=]+=.*$")] = None,
+        status: Annotated[str | None, Query(max_length=32)] = None,
     ) -> dict[str, Any]:
         page = await leader.list_rounds(
-            page_size=limit, page_token=after, strategy=strategy, since=since, until=until, tag=tag
+            page_size=limit,
+            page_token=after,
+            strategy=strategy,
+            since=since,
+            until=until,
+            tag=tag,
+            status=status,
         )
         return {
             "object": "list",
             "data": [convert.summary_json(s) for s in page.rounds],
             "next": page.next_page_token or None,
         }
+
+    @app.post(
+        "/v1/rounds",
+        dependencies=guarded,
+        responses=ERRORS,
+        summary="Run a round and stream its events: every voice's text, each candidate, "
+        "the decided round (SSE)",
+    )
+    async def run_round(request: ChatCompletionRequest) -> Response:
+        unsupported.refuse(request.model_extra, unsupported.REQUEST, "")
+        for i, m in enumerate(request.messages):
+            unsupported.refuse(m.model_extra, unsupported.MESSAGE, f"messages[{i}].")
+        for name in ("stream", "stream_options"):
+            if name in request.model_fields_set:
+                raise InvalidRequest(
+                    f"{name} does not apply here: /v1/rounds always streams the round's events",
+                    field=name,
+                )
+        messages = structured.render_messages(request.messages)
+        return await answer(CHAT, request, messages, structured.answer_form(request), watch=True)
 
     @app.get(
         "/v1/rounds/{round_id}",
@@ -256,6 +299,26 @@ def create_app(
             "object": "list",
             "data": [convert.agent_json(a) for a in await leader.list_agents()],
         }
+
+    experiments = ExperimentFolder(settings.experiments_dir)
+
+    # Plain functions: FastAPI runs them in its thread pool (they read files).
+    @app.get("/v1/experiments", dependencies=guarded, responses=ERRORS)
+    def list_experiments() -> dict[str, Any]:
+        return {"object": "list", "data": experiments.runs()}
+
+    @app.get("/v1/experiments/{name}", dependencies=guarded, responses=ERRORS)
+    def get_experiment(name: str) -> dict[str, Any]:
+        return experiments.run(name)
+
+    @app.get("/v1/experiments/{name}/files/{file}", dependencies=guarded, responses=ERRORS)
+    def experiment_file(name: str, file: str) -> Response:
+        path, media_type = experiments.file(name, file)
+        return FileResponse(path, media_type=media_type)
+
+    if settings.ui:
+        # Static pages only: every figure they show comes from the routes above.
+        app.include_router(dashboard.router())
 
     @app.get("/health", summary="Gateway, leader and agent count (no API key needed)")
     async def health() -> Response:

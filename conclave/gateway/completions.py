@@ -279,7 +279,7 @@ class CompletionService:
         return round_id, self._sse(kind, request, target, round_id, items, live=not form.shaped)
 
     async def open_round(self, spec: RoundSpec) -> tuple[str, AsyncIterator[RoundEvent]]:
-        """Starts the round; returns its id and its events (from the start) once some
+        """Starts the round; returns its id and all its events (RoundStarted first) once some
         participant is producing text or the round is decided — every door's stream
         opens here, so a refusal known up front is a plain HTTP error on all of them."""
         items = self._leader.run_round(spec, timeout=self._settings.request_timeout_s)
@@ -293,7 +293,7 @@ class CompletionService:
         except BaseException:
             await items.aclose()
             raise
-        return first.round_id, _prepend(early, items)
+        return first.round_id, _prepend([first, *early], items)
 
     def round_done(self, record: RoundRecord) -> None:
         """A streamed round is decided: counted once, whichever door streamed it."""

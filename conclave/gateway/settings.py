@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from conclave.config import ConclaveSettings
@@ -41,3 +42,20 @@ class GatewaySettings(ConclaveSettings, SwarmClientFields):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level."
     )
+    ui: bool = Field(
+        True,
+        description="Serve the dashboard (Ask, Rounds, Blades, Experiments) at /ui; it reads "
+        "the same API as any client and adds nothing to a completion's path.",
+    )
+    experiments_dir: Path | None = Field(
+        None,
+        description="Folder of experiment runs (output folders of 'conclave experiment run') "
+        "that /v1/experiments and the dashboard show; unset: none.",
+    )
+
+    @field_validator("experiments_dir")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"experiments_dir {str(value)!r} is not a folder")
+        return value

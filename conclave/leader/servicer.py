@@ -64,6 +64,7 @@ class LeaderServicer(leader_pb2_grpc.LeaderServiceServicer):
             since=request.since or None,
             until=request.until or None,
             tag=convert.tag_filter(request.tag),
+            status=request.status or None,
         )
         return pb.ListRoundsResponse(
             rounds=[convert.summary(s) for s in rounds], next_page_token=token or ""

@@ -280,20 +280,22 @@ class GetRoundRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class ListRoundsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "strategy", "since", "until", "tag")
+    __slots__ = ("page_size", "page_token", "strategy", "since", "until", "tag", "status")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     strategy: str
     since: float
     until: float
     tag: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., strategy: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., tag: _Optional[str] = ...) -> None: ...
+    status: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., strategy: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., tag: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class RoundSummary(_message.Message):
     __slots__ = ("id", "created_at", "strategy", "method", "status", "answer", "agreement", "candidates", "wall_ms", "tags")

@@ -42,12 +42,12 @@ def test_the_page_has_its_examples():
     # Python: structured output (openai SDK, LangChain), the OpenAI client, Anthropic,
     # Responses, MCP over HTTP and over stdio.
     assert len(PYTHON) == 7
-    # Shell: a multiple-choice question under an enum schema, Anthropic, Responses, MCP
-    # over HTTP and over stdio.
-    assert len(SHELL) == 5
+    # Shell: a multiple-choice question under an enum schema, a watched round
+    # (POST /v1/rounds), Anthropic, Responses, MCP over HTTP and over stdio.
+    assert len(SHELL) == 6
     # The test's own way of starting `conclave` must find what it replaces.
     assert [i for i, code in enumerate(PYTHON) if STDIO_COMMAND in code] == [6]
-    assert [i for i, code in enumerate(SHELL) if "{ conclave mcp " in code] == [4]
+    assert [i for i, code in enumerate(SHELL) if "{ conclave mcp " in code] == [5]
 
 
 @pytest.mark.parametrize("index", range(len(PYTHON)))

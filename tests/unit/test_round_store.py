@@ -457,3 +457,19 @@ def test_default_db_path(tmp_path: Path) -> None:
     assert default_db_path({}, home) == expected
     assert default_db_path({"XDG_STATE_HOME": "relative/dir"}, home) == expected
     assert default_db_path({"XDG_STATE_HOME": ""}, home) == expected
+
+
+def test_filter_by_status(store: RoundStore) -> None:
+    from dataclasses import replace
+
+    store.save(bare_record("a", 10.0, strategy="vote"))
+    store.save(replace(bare_record("b", 20.0, strategy="vote"), status="decided"))
+    store.save(replace(bare_record("c", 30.0, strategy="parallel"), status="failed"))
+
+    def ids(**kwargs: object) -> list[str]:
+        return [s.id for s in store.list(**kwargs)[0]]  # type: ignore[arg-type]
+
+    assert ids(status="decided") == ["b"]
+    assert ids(status="no_quorum") == ["a"]
+    assert ids(status="failed", strategy="vote") == []
+    assert ids(status="running") == []

@@ -82,6 +82,7 @@ class LeaderClient:
         since: float | None = None,
         until: float | None = None,
         tag: str | None = None,
+        status: str | None = None,
         timeout: float = 10.0,
     ) -> core.RoundPage:
         request = core.list_rounds_request(
@@ -91,6 +92,7 @@ class LeaderClient:
             since=since,
             until=until,
             tag=tag,
+            status=status,
         )
         return core.round_page(await self._unary(self._stub().ListRounds, request, timeout))
 

@@ -39,6 +39,7 @@ def list_rounds_request(
     since: float | None,
     until: float | None,
     tag: str | None,
+    status: str | None = None,
 ) -> leader_pb2.ListRoundsRequest:
     return leader_pb2.ListRoundsRequest(
         page_size=page_size,
@@ -47,6 +48,7 @@ def list_rounds_request(
         since=since or 0.0,
         until=until or 0.0,
         tag=tag or "",
+        status=status or "",
     )
 
 

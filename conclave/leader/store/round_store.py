@@ -159,6 +159,7 @@ class RoundStore:
         since: float | None = None,
         until: float | None = None,
         tag: tuple[str, str] | None = None,
+        status: str | None = None,
     ) -> tuple[list[RoundSummary], str | None]:
         """Newest first; `since` <= created_at < `until`. Returns the page and the token
         of the next one (None on the last page)."""
@@ -173,6 +174,9 @@ class RoundStore:
         if strategy is not None:
             where.append("r.strategy = ?")
             args.append(strategy)
+        if status is not None:
+            where.append("r.status = ?")
+            args.append(status)
         if since is not None:
             where.append("r.created_at >= ?")
             args.append(since)
