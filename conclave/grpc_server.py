@@ -11,6 +11,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from conclave.startup import check_port_free, port_unavailable
+
 
 class ServiceHost:
     def __init__(self, service_name: str, *, options: Sequence[tuple[str, Any]] = ()) -> None:
@@ -26,9 +28,14 @@ class ServiceHost:
         self.port: int | None = None
 
     def bind(self, host: str, port: int) -> int:
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        """Binds `host:port`; a taken port is a StartupError naming `--port`."""
+        check_port_free(host, port)
+        try:
+            self.port = self.server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as error:  # grpc's "Failed to bind to address"
+            raise port_unavailable(host, port, error) from None
         if not self.port:
-            raise OSError(f"cannot bind {host}:{port}")
+            raise port_unavailable(host, port, "nothing bound")
         return self.port
 
     async def set_serving(self, serving: bool) -> None:

@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
+from conclave.cli.failures import settings_problem
 from conclave.cli.flags import add_settings_flags, given_settings
+from conclave.config import ConfigFileError
 from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings
 from conclave.services.settings import AgentSettings
+from conclave.startup import ExitCode, StartupError
 
 SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
     "agent": AgentSettings,
@@ -139,12 +142,30 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
     from conclave.cli.logs import configure_logging
 
     cls = SERVICE_SETTINGS[command]
+
+    def fail(message: object, code: ExitCode) -> int:
+        # One line and a distinct code: what systemd, Kubernetes and a person can use.
+        sys.stderr.write(f"conclave {command}: {message}\n")
+        return int(code)
+
     try:
         settings = cls(**given_settings(cls, args))
-    except (ValidationError, ValueError) as error:
-        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
-        return 2
+    except ValidationError as error:
+        return fail(settings_problem(cls, error), ExitCode.SETTINGS)
+    except ConfigFileError as error:
+        return fail(error, ExitCode.CONFIG_FILE)
+    except ValueError as error:
+        return fail(error, ExitCode.SETTINGS)
     configure_logging(settings.log_level)
+    try:
+        _serve(command, settings)
+    except StartupError as error:
+        return fail(error, error.code)
+    return 0
+
+
+def _serve(command: str, settings: BaseModel) -> None:
+    """Runs one service; a StartupError says why it could not start."""
 
     def say(what: str):
         return lambda address: print(f"conclave {command} {what} {address}", flush=True)
@@ -168,7 +189,6 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
         from conclave.gateway.server import serve as serve_gateway
 
         asyncio.run(serve_gateway(settings))
-    return 0
 
 
 def _run_agent_call(args: argparse.Namespace) -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from pathlib import Path
 
 from conclave.cli.logs import configure_logging
+from conclave.startup import ExitCode, StartupError
 from conclave.swarm import LocalSwarm, SwarmError, SwarmPlan
 
 
@@ -79,7 +81,10 @@ def run_up(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(_main(plan))
+    except StartupError as error:
+        sys.stderr.write(f"conclave up: {error}\n")
+        return int(error.code)
     except (OSError, SwarmError) as error:
-        print(f"conclave up: {error}")
-        return 1
+        sys.stderr.write(f"conclave up: {error}\n")
+        return int(ExitCode.SETTINGS)
     return 0

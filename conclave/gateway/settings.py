@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from conclave.addresses import check_address
 from conclave.config import ConclaveSettings
 
 
@@ -17,7 +18,10 @@ class GatewaySettings(ConclaveSettings):
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")
     api_key: SecretStr | None = Field(
-        None, description="When set, every /v1 request needs 'Authorization: Bearer KEY'."
+        None,
+        description="When set, every /v1 request needs 'Authorization: Bearer KEY'. Set it "
+        "in the environment (or the config file), not as --api-key: a command line shows "
+        "in `ps`.",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
@@ -40,3 +44,8 @@ class GatewaySettings(ConclaveSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level."
     )
+
+    @field_validator("leader")
+    @classmethod
+    def _leader_syntax(cls, value: str) -> str:
+        return check_address(value)

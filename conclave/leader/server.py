@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
@@ -19,6 +21,7 @@ from conclave.leader.servicer import LeaderServicer
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
 from conclave.leader.strategies import round_strategies
+from conclave.startup import ExitCode, StartupError, check_port_free
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,7 @@ class LeaderServer:
         self.settings = settings
         self.directory = AgentDirectory()
         self.clients = AgentClients()
-        self.store = RoundStore.open(settings.db)
+        self.store = _open_store(settings.db)
         self.participants = ParticipantRegistry(
             self.directory,
             configured=settings.participants,
@@ -121,14 +124,34 @@ class LeaderServer:
         self.store.close()
 
 
+def _open_store(path: Path) -> RoundStore:
+    try:
+        return RoundStore.open(path)
+    except (ConclaveError, OSError, sqlite3.Error) as error:
+        # A directory, a file that is not SQLite, a read-only place: say so in one line.
+        why = getattr(error, "strerror", None) or str(error).removeprefix(
+            f"cannot open round store {path}: "
+        )
+        raise StartupError(
+            f"db: cannot open the round store {path} ({why}); set --db to a SQLite file "
+            "in a writable directory (it is created if missing)",
+            code=ExitCode.ROUND_STORE,
+        ) from None
+
+
 async def serve(settings: LeaderSettings, *, on_ready: Callable[[str], None] | None = None) -> None:
+    check_port_free(settings.host, settings.port)  # before the store migrates and logs
     server = LeaderServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    if on_ready:
-        on_ready(server.address)
-    await stop.wait()
-    await server.stop()
+    # Stopped on every way out: a grpc.aio server still running when asyncio.run closes
+    # its loop keeps the process alive with its port bound.
+    try:
+        await server.start()
+        if on_ready:
+            on_ready(server.address)
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from conclave.addresses import check_address
 from conclave.config import ConclaveSettings
 from conclave.leader.personas import PERSONAS, persona_fields
 from conclave.leader.store.paths import default_db_path
@@ -45,6 +46,11 @@ class ParticipantConfig(BaseModel):
         given = {k: v for k, v in data.items() if v is not None and v != ""}
         return {**persona_fields(data["persona"]), **given}
 
+    @field_validator("address")
+    @classmethod
+    def _address_syntax(cls, value: str) -> str:
+        return check_address(value)
+
 
 class LeaderSettings(ConclaveSettings):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_LEADER_", extra="forbid")
@@ -80,7 +86,9 @@ class LeaderSettings(ConclaveSettings):
         description="Headless Service DNS name whose records list the agents "
         "(e.g. conclave-agents.conclave.svc.cluster.local).",
     )
-    kubernetes_port: int = Field(50051, description="Agent port behind the headless Service.")
+    kubernetes_port: int = Field(
+        50051, ge=1, le=65535, description="Agent port behind the headless Service."
+    )
     kubernetes_refresh_s: float = Field(10.0, gt=0, description="DNS re-resolution period.")
     db: Path = Field(default_factory=default_db_path, description="SQLite file of the rounds.")
     default_method: str = Field("majority", description="Voting method when a round names none.")
@@ -100,3 +108,8 @@ class LeaderSettings(ConclaveSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("agents")
+    @classmethod
+    def _agents_syntax(cls, value: list[str]) -> list[str]:
+        return [check_address(address) for address in value]

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from conclave.config import ConclaveSettings
@@ -196,3 +196,19 @@ class AgentSettings(ConclaveSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _litellm_needs_upstream(self) -> AgentSettings:
+        # Checked here, not when the model loads: the port is not bound yet, and the
+        # message can name the flag.
+        if (
+            self.backend == "litellm"
+            and not self.upstream
+            and not self.models
+            and not self.models_dir
+        ):
+            raise ValueError(
+                "upstream: --backend litellm needs --upstream, the LiteLLM model string "
+                "(e.g. --upstream ollama/llama3.2 or openai/gpt-4o-mini)"
+            )
+        return self
