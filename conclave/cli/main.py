@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
+from conclave.addresses import check_address
 from conclave.cli.failures import settings_problem
 from conclave.cli.flags import add_settings_flags, given_settings
 from conclave.config import ConfigFileError
@@ -36,6 +37,13 @@ def _temperature(text: str) -> float:
     return value
 
 
+def _address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conclave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"conclave {__version__}")
@@ -46,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent_commands = agent.add_subparsers(dest="agent_command")
     call = agent_commands.add_parser("call", help="stream an answer from one agent")
     call.add_argument("prompt")
-    call.add_argument("--addr", default="127.0.0.1:50051", help="agent address HOST:PORT")
+    call.add_argument(
+        "--addr", type=_address, default="127.0.0.1:50051", help="agent address HOST:PORT"
+    )
     call.add_argument("--system", help="system message")
     call.add_argument("--raw", action="store_true", help="send the prompt without chat format")
     call.add_argument("--max-tokens", type=int)
@@ -109,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="run one round and show candidates, votes, winner")
     ask.add_argument("prompt")
-    ask.add_argument("--leader", default="127.0.0.1:50050", help="leader address HOST:PORT")
+    ask.add_argument(
+        "--leader", type=_address, default="127.0.0.1:50050", help="leader address HOST:PORT"
+    )
     ask.add_argument("--strategy", default="vote")
     ask.add_argument("--method", default="majority")
     ask.add_argument("--participants", type=lambda s: s.split(","), help="names, comma-separated")

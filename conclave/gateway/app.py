@@ -39,6 +39,7 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
 from conclave.leader.client import LeaderClient
+from conclave.redact import secrets_in
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 429, 503, 504)}
 
@@ -76,16 +77,24 @@ def create_app(
     # Each door's errors in its own API's shape (the status always from the one table).
     shapers = {**anthropic.SHAPERS}
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, shapers=shapers)
-    install_error_handlers(app, settings.retry_after_s, shapers)
+    install_error_handlers(app, settings.retry_after_s, shapers, secrets_in(settings))
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.observe_request(
-            getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - start
-        )
+
+        def observed(status: int) -> None:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            metrics.observe_request(route, status, time.perf_counter() - start)
+
+        try:
+            response = await call_next(request)
+        except Exception:
+            # An unexpected error becomes its 500 outside this middleware (Starlette's
+            # outermost error handler): count it here, or /metrics never shows it.
+            observed(500)
+            raise
+        observed(response.status_code)
         return response
 
     def authorize(request: Request) -> None:

@@ -13,6 +13,7 @@ import grpc
 from conclave import __version__
 from conclave.errors import Unavailable
 from conclave.grpc_status import stream_errors, unary_errors
+from conclave.redact import environment_secrets, secrets_in
 from conclave.services import convert
 from conclave.services.engine.pool import ModelPool
 from conclave.services.hardware.types import HardwareReport
@@ -47,6 +48,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, settings: AgentSettings, state: AgentState) -> None:
         self._settings = settings
         self._state = state
+        self.known_secrets = [*secrets_in(settings), *environment_secrets()]  # see grpc_status
 
     @stream_errors
     async def Generate(

@@ -23,7 +23,7 @@ def body(**changes):
 @pytest.fixture(scope="module")
 def client():
     app = create_app(
-        GatewaySettings(leader="fake:0", max_messages=50), leader=FakeLeader(), agents=FakeAgents()
+        GatewaySettings(leader="fake:1", max_messages=50), leader=FakeLeader(), agents=FakeAgents()
     )
     with TestClient(app) as test_client:
         yield test_client

@@ -30,7 +30,7 @@ META = {
 def door_client():
     """A loopback gateway over the stand-in leader: the SDK's DNS-rebinding protection
     lets only its own host names in."""
-    settings = GatewaySettings(host="127.0.0.1", leader="fake:0", api_key=DOOR_KEY)
+    settings = GatewaySettings(host="127.0.0.1", leader="fake:1", api_key=DOOR_KEY)
     app = create_app(settings, leader=FakeLeader(), agents=FakeAgents())
     with TestClient(
         app, base_url="http://127.0.0.1:8080", headers={"x-api-key": DOOR_KEY}
