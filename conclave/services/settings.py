@@ -176,6 +176,24 @@ class AgentSettings(ConclaveSettings):
     embed_context: int = Field(
         512, ge=32, le=32768, description="Largest input, in tokens, that Embed accepts."
     )
+    max_embed_inputs: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Most strings one Embed request may hold; beyond it, INVALID_ARGUMENT.",
+    )
+    max_embed_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most characters across the strings of one Embed request; beyond it, "
+        "INVALID_ARGUMENT.",
+    )
+    max_count_tokens_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most characters (messages and prompt) one CountTokens request may "
+        "hold; beyond it, INVALID_ARGUMENT.",
+    )
     max_message_bytes: int = Field(
         4 * 2**20, ge=1024, description="Largest gRPC request accepted, in bytes."
     )
