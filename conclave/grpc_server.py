@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from conclave.grpc_decode import UndecodableRequests
 from conclave.startup import check_port_free, port_unavailable
 
 
@@ -18,7 +19,10 @@ class ServiceHost:
     def __init__(self, service_name: str, *, options: Sequence[tuple[str, Any]] = ()) -> None:
         # so_reuseport off: otherwise two servers asking for port 0 can be handed the same
         # port and silently share its connections.
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0), *options])
+        # Undecodable requests are INVALID_ARGUMENT, not UNKNOWN and a traceback each.
+        self.server = grpc.aio.server(
+            interceptors=[UndecodableRequests()], options=[("grpc.so_reuseport", 0), *options]
+        )
         self._service_name = service_name
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)

@@ -35,6 +35,7 @@ RANKS = {
     "config": 0,
     "errors": 0,
     "grpc_channels": 0,
+    "grpc_decode": 0,
     "grpc_server": 0,
     "grpc_status": 0,
     "redact": 0,
