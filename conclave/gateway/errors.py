@@ -149,8 +149,11 @@ def install_error_handlers(
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         # Routing's own refusals (no such path, wrong method): their status as they are.
-        code = "not_found" if error.status_code == 404 else "invalid_request"
-        mapped = HttpError(error.status_code, "invalid_request_error", code)
+        if error.status_code == 413:  # a body over the cap, found while it streamed in
+            mapped = ERROR_TABLE[PayloadTooLarge]
+        else:
+            code = "not_found" if error.status_code == 404 else "invalid_request"
+            mapped = HttpError(error.status_code, "invalid_request_error", code)
         return JSONResponse(
             shape(request)(mapped, str(error.detail), None),
             status_code=error.status_code,
