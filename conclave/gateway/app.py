@@ -22,6 +22,7 @@ from conclave.gateway.anthropic import routes as anthropic
 from conclave.gateway.completions import CHAT, TEXT, CompletionService, Kind, check_limits
 from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
+from conclave.gateway.health import swarm_health
 from conclave.gateway.limits import BodyLimit
 from conclave.gateway.mcp.http import McpEndpoint
 from conclave.gateway.metrics import Metrics
@@ -195,6 +196,9 @@ def create_app(
                             "address": agent.address,
                             "model": agent.participant_models.get(name) or agent.model,
                             "agent_models": served,
+                            # A voice whose agent does not answer is listed, marked dead.
+                            "reachable": not agent.error,
+                            **({"error": agent.error} if agent.error else {}),
                         },
                     )
                 )
@@ -264,23 +268,12 @@ def create_app(
             "data": [convert.agent_json(a) for a in await leader.list_agents()],
         }
 
-    @app.get("/health", summary="Gateway, leader and agent count (no API key needed)")
+    @app.get(
+        "/health", summary="Gateway, leader and agents, with reasons when degraded (no API key)"
+    )
     async def health() -> Response:
-        leader_ok = await leader.healthy()
-        count = 0
-        if leader_ok:
-            try:
-                count = len(await leader.list_agents())
-            except (Unavailable, NotFound):
-                leader_ok = False
-        body = {
-            "status": "ok" if leader_ok and count else "degraded",
-            "gateway": "ok",
-            "leader": "ok" if leader_ok else "unreachable",
-            "agents": count,
-            "version": __version__,
-        }
-        return _json(body, status=200 if leader_ok else 503)
+        report = await swarm_health(leader)
+        return _json({**report.body(), "version": __version__}, status=report.http_status)
 
     @app.get("/metrics", dependencies=guarded, summary="Prometheus metrics")
     async def prometheus() -> Response:
