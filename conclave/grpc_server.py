@@ -51,6 +51,15 @@ class ServiceHost:
         for name in ("", self._service_name):
             await self._health.set(name, status)
 
+    async def set_service_serving(self, serving: bool) -> None:
+        """Only the named service's status (the overall "" says the process is up)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        await self._health.set(self._service_name, status)
+
     async def start(self) -> None:
         await self.server.start()
 

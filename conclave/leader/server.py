@@ -12,6 +12,7 @@ from pathlib import Path
 from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
 from conclave.grpc_server import ServiceHost
+from conclave.leader.agent_watch import AgentWatch
 from conclave.leader.discovery import AgentDirectory, AgentEntry
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
 from conclave.leader.discovery.zeroconf_browser import ZeroconfBrowser
@@ -67,6 +68,7 @@ class LeaderServer:
             self._host.server,
         )
         self._sources: list = []
+        self._watch: AgentWatch | None = None
 
     @property
     def port(self) -> int | None:
@@ -94,6 +96,13 @@ class LeaderServer:
             self._sources.append(watcher)
         await self._host.start()
         await self._host.set_serving(True)
+        self._watch = AgentWatch(
+            self.directory,
+            self.clients,
+            period_s=self.settings.agent_check_s,
+            on_change=self._host.set_service_serving,
+        )
+        await self._watch.start()
         log.info(
             "leader listening on %s (%d agents known)", self.address, len(self.directory.entries())
         )
@@ -116,6 +125,8 @@ class LeaderServer:
             self.directory.add(AgentEntry(address=address, name=name, source="static"))
 
     async def stop(self, grace: float = 2.0) -> None:
+        if self._watch is not None:
+            await self._watch.close()
         await self._host.set_serving(False)
         for source in self._sources:
             await source.close()

@@ -98,6 +98,12 @@ class LeaderSettings(ConclaveSettings):
     default_quorum: int = Field(1, ge=1, description="Minimum usable answers for a round.")
     participant_timeout_s: float = Field(120.0, gt=0, description="Per-participant deadline.")
     max_participants: int = Field(64, ge=1, description="Largest fan-out of one round.")
+    agent_check_s: float = Field(
+        10.0,
+        gt=0,
+        description="How often the leader asks its agents whether they answer; with none "
+        "answering, the health of conclave.v1.LeaderService is NOT_SERVING.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level."
     )

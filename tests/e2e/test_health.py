@@ -1,6 +1,7 @@
 """Health tells the truth: with an agent that does not answer, the gateway's /health is
 "degraded" and says which and why; its voices stay listed in /v1/models and ListAgents,
-marked dead; with no agent answering, /health is 503."""
+marked dead; with no agent answering, /health is 503 and the leader's
+conclave.v1.LeaderService health is NOT_SERVING, the reason in its log."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import socket
 import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+LEADER = "conclave.v1.LeaderService"
 
 
 def dead_address() -> str:
@@ -70,3 +74,26 @@ def test_with_no_agent_answering_health_is_503(tmp_path):
 def test_a_healthy_swarm_is_ok(gateway):
     health = httpx.get(f"{gateway.url}/health", timeout=30).json()
     assert health["status"] == "ok" and health["reasons"] == []
+
+
+def leader_health(address: str, service: str) -> int:
+    with grpc.insecure_channel(address) as ch:
+        return (
+            health_pb2_grpc.HealthStub(ch)
+            .Check(health_pb2.HealthCheckRequest(service=service), timeout=30)
+            .status
+        )
+
+
+def test_the_leaders_health_follows_its_agents(agent, tmp_path, caplog):
+    dead = dead_address()
+    with (
+        RunningLeader(leader_settings(tmp_path / "a.db", agents=[dead])) as alone,
+        RunningLeader(leader_settings(tmp_path / "b.db", agents=[agent.address, dead])) as mixed,
+    ):
+        # The process is up either way; the LeaderService can run a round only with an agent.
+        assert leader_health(alone.address, "") == health_pb2.HealthCheckResponse.SERVING
+        assert leader_health(alone.address, LEADER) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert leader_health(mixed.address, LEADER) == health_pb2.HealthCheckResponse.SERVING
+    reasons = [r.getMessage() for r in caplog.records if r.name == "conclave.leader.agent_watch"]
+    assert any(dead in line and "does not answer" in line for line in reasons)
