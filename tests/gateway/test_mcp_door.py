@@ -94,6 +94,18 @@ def test_unreadable_requests_are_json_rpc_errors(door_client, name, body, status
             "not_found (404): ",
         ),
         ("unknown round", "get_round", {"round_id": "no-such-round"}, "not_found (404): "),
+        (
+            "lone surrogate in the question",
+            "ask",
+            {"question": "hi \ud800"},
+            "question\n  Input should be a valid string, unable to parse raw data as a unicode",
+        ),
+        (
+            "lone surrogate in the system message",
+            "compare",
+            {"question": "hi", "system": "\udfff"},
+            "system\n  Input should be a valid string, unable to parse raw data as a unicode",
+        ),
     ],
 )
 def test_refused_tool_calls_are_mcp_tool_errors(door_client, name, tool, arguments, says):
