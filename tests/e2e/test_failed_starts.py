@@ -89,6 +89,11 @@ CASES = {
         ExitCode.MODEL,
         ["conclave agent: model:", "broken.gguf", "--model"],
     ),
+    "agent-models-dir-missing": (
+        ["agent", "--port", "0", "--models-dir", "{root}/no-such-dir"],
+        ExitCode.MODEL,
+        ["--models-dir", "no-such-dir is not a directory"],
+    ),
     "agent-litellm-without-upstream": (
         ["agent", "--port", "0", "--backend", "litellm"],
         ExitCode.SETTINGS,

@@ -7,6 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
+from conclave.errors import NotFound
 from conclave.services.engine.base import Engine
 from conclave.services.engine.llama_engine import LlamaEngine, LlamaEngineConfig
 from conclave.services.engine.pool import ModelPool, PooledModel
@@ -133,6 +134,9 @@ def _installed(package: str) -> bool:
 def check_model_files(settings: AgentSettings) -> None:
     """NotFound for a named GGUF file that does not exist: the quick part of
     `build_pool`'s resolution, which an agent runs before it binds its port."""
+    if settings.models_dir is not None and not settings.models_dir.is_dir():
+        # Otherwise its (absent) GGUFs would silently give way to the bundled models.
+        raise NotFound(f"--models-dir {settings.models_dir} is not a directory")
     for entry in model_entries(settings):
         if entry.backend == "llama_cpp" and entry.path and bundled_by_name(entry.path) is None:
             model_path(entry.path)
