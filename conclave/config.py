@@ -21,16 +21,44 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 
+class ConfigFileError(ValueError):
+    """The config file cannot be read, or is not a YAML/TOML mapping of known settings.
+    The message is one line that names the file and what to fix."""
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigFileError(f"config file {path} is a directory; name a YAML or TOML file")
     if not path.is_file():
-        raise ValueError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        raise ConfigFileError(f"config file {path} does not exist; check --config")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigFileError(f"config file {path} cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(
+            f"config file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {error}") from None
+    except yaml.YAMLError as error:
+        raise ConfigFileError(
+            f"config file {path} is not valid YAML: {_yaml_problem(error)}"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of setting names to values")
+        raise ConfigFileError(f"config file {path} must hold a mapping of setting names to values")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's message spans lines (it quotes the text); the problem and where it is."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 class _ConfigFileSource(PydanticBaseSettingsSource):
@@ -50,7 +78,7 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
                 for key in unknown
                 for close in [difflib.get_close_matches(key, list(known), n=1)]
             ]
-            raise ValueError(f"config file: unknown setting(s): {', '.join(hints)}")
+            raise ConfigFileError(f"config file: unknown setting(s): {', '.join(hints)}")
         return dict(self._values)
 
 

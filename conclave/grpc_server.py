@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from conclave.grpc_decode import UndecodableRequests
+from conclave.startup import check_port_free, port_unavailable
 from conclave.swarm_security import NO_SECURITY, SwarmSecurity
 
 
@@ -25,9 +27,11 @@ class ServiceHost:
     ) -> None:
         # so_reuseport off: otherwise two servers asking for port 0 can be handed the same
         # port and silently share its connections.
+        # The token is checked first (a stranger learns nothing about its bytes); then an
+        # undecodable request is INVALID_ARGUMENT, not UNKNOWN and a traceback each.
         self.server = grpc.aio.server(
             options=[("grpc.so_reuseport", 0), *options],
-            interceptors=security.server_interceptors(),
+            interceptors=[*security.server_interceptors(), UndecodableRequests()],
         )
         self._credentials = security.server_credentials()
         self._service_name = service_name
@@ -39,13 +43,18 @@ class ServiceHost:
         self.port: int | None = None
 
     def bind(self, host: str, port: int) -> int:
+        """Binds `host:port`; a taken port is a StartupError naming `--port`."""
+        check_port_free(host, port)
         target = f"{host}:{port}"
-        if self._credentials is None:
-            self.port = self.server.add_insecure_port(target)
-        else:
-            self.port = self.server.add_secure_port(target, self._credentials)
+        try:
+            if self._credentials is None:
+                self.port = self.server.add_insecure_port(target)
+            else:
+                self.port = self.server.add_secure_port(target, self._credentials)
+        except RuntimeError as error:  # grpc's "Failed to bind to address"
+            raise port_unavailable(host, port, error) from None
         if not self.port:
-            raise OSError(f"cannot bind {host}:{port}")
+            raise port_unavailable(host, port, "nothing bound")
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
@@ -56,6 +65,15 @@ class ServiceHost:
         )
         for name in ("", self._service_name):
             await self._health.set(name, status)
+
+    async def set_service_serving(self, serving: bool) -> None:
+        """Only the named service's status (the overall "" says the process is up)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        await self._health.set(self._service_name, status)
 
     async def start(self) -> None:
         await self.server.start()

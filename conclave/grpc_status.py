@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from conclave.errors import (
     Unauthenticated,
     Unavailable,
 )
+from conclave.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,14 @@ def status_for(error: ConclaveError) -> grpc.StatusCode:
 RETRY_AFTER = "retry-after-s"  # metadata of RESOURCE_EXHAUSTED: seconds to wait, a hint
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+async def _abort(
+    context: grpc.aio.ServicerContext, error: Exception, known_secrets: Sequence[str] = ()
+) -> None:
     if isinstance(error, ConclaveError):
         metadata = ()
         if isinstance(error, Overloaded):
             metadata = ((RETRY_AFTER, f"{error.retry_after_s:g}"),)
-        await context.abort(status_for(error), str(error), metadata)
+        await context.abort(status_for(error), redact(str(error), known_secrets), metadata)
     log.exception("unexpected error in a servicer", exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
 
@@ -59,14 +62,15 @@ T = TypeVar("T")
 def unary_errors(
     method: Callable[..., Awaitable[T]],
 ) -> Callable[..., Awaitable[T]]:
-    """Maps domain errors raised by a unary handler to their status codes."""
+    """Maps domain errors raised by a unary handler to their status codes. The message
+    is redacted of credentials and of the servicer's `known_secrets` (its settings')."""
 
     @wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
         try:
             return await method(self, request, context)
         except Exception as error:  # a bug too: it must not crash the server or leak a trace
-            await _abort(context, error)
+            await _abort(context, error, getattr(self, "known_secrets", ()))
         raise AssertionError("unreachable: context.abort raises")
 
     return wrapper
@@ -85,7 +89,7 @@ def stream_errors(
             async for item in method(self, request, context):
                 yield item
         except Exception as error:
-            await _abort(context, error)
+            await _abort(context, error, getattr(self, "known_secrets", ()))
 
     return wrapper
 
@@ -105,7 +109,8 @@ def error_from_rpc(
     call had started, when a leader reported one. A RESOURCE_EXHAUSTED keeps the
     service's retry hint."""
     code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-    details: str = error.details() or ""  # type: ignore[attr-defined]
+    # Whatever a service answered, a credential in it goes no further.
+    details: str = redact(error.details() or "")  # type: ignore[attr-defined]
     message = f"{where}: {code.name}: {details}" if where else details or code.name
     cls = ERROR_BY_STATUS.get(code, Unavailable)
     if cls is Overloaded:

@@ -11,6 +11,7 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings, ParticipantConfig
 from conclave.services.settings import AgentSettings, ModelEntry
 from conclave.settings_fields import MACHINE_DEFAULTS, default_text, env_name
+from conclave.startup import EXIT_CODE_MEANINGS
 from conclave.swarm_security import SwarmClientSettings
 
 DEPLOYABLES = (
@@ -94,6 +95,19 @@ def render() -> str:
         out += [f"## {title}", ""]
         out += _table(cls)
         out.append("")
+    out += [
+        "## Exit codes of a failed start",
+        "",
+        "A deployable (`conclave agent`, `leader`, `gateway`, `mcp`, `up`) that cannot start",
+        "exits at once with one line on stderr that names the setting and the fix, and",
+        "with a code that tells the kind of failure (so systemd or Kubernetes can tell a",
+        "typo from a busy port). A stopped service exits 0.",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+        *(f"| {int(code)} | {meaning} |" for code, meaning in EXIT_CODE_MEANINGS.items()),
+        "",
+    ]
     return "\n".join(out)
 
 

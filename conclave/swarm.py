@@ -12,13 +12,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from conclave.gateway.server import build_server
+from conclave.gateway.server import build_server, run_server
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.server import LeaderServer
 from conclave.leader.settings import LeaderSettings
 from conclave.services.model_source import SMOLLM2
-from conclave.services.server import AgentServer
+from conclave.services.server import AgentServer, model_unloadable
 from conclave.services.settings import AgentSettings
+from conclave.startup import check_port_free
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ class LocalSwarm:
 
     async def start(self) -> None:
         plan = self.plan
+        # Every port first, so a taken one fails before any model loads.
+        check_port_free(plan.host, plan.gateway_port)
+        check_port_free(plan.host, plan.leader_port, setting="leader_port")
+        for i in range(plan.agents):
+            port = plan.first_agent_port + i if plan.first_agent_port else 0
+            check_port_free(plan.host, port, setting="agent_port")
         for i in range(plan.agents):
             port = plan.first_agent_port + i if plan.first_agent_port else 0
             settings = AgentSettings(
@@ -82,7 +89,10 @@ class LocalSwarm:
             await agent.start()
             self.agents.append(agent)
         # Models load side by side in worker threads while the leader comes up.
-        await asyncio.gather(*(agent.load() for agent in self.agents))
+        try:
+            await asyncio.gather(*(agent.load() for agent in self.agents))
+        except Exception as error:  # whatever llama.cpp or LiteLLM raise
+            raise model_unloadable(error) from None
         leader_settings = LeaderSettings(
             host=plan.host,
             port=plan.leader_port,
@@ -105,7 +115,7 @@ class LocalSwarm:
         )
         self._gateway = build_server(gateway_settings)
         self._gateway.config.install_signal_handlers = False  # the swarm owns the signals
-        self._gateway_task = asyncio.create_task(self._gateway.serve())
+        self._gateway_task = asyncio.create_task(run_server(self._gateway, gateway_settings))
         while not self._gateway.started:
             if self._gateway_task.done():
                 self._gateway_task.result()  # raises why it could not start

@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ValidationError
 
 from conclave import __version__
+from conclave.addresses import check_address
+from conclave.cli.failures import settings_problem
 from conclave.cli.flags import add_settings_flags, given_settings
 from conclave.cli.swarm_client import add_swarm_flags
+from conclave.config import ConfigFileError
 from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings
 from conclave.services.settings import AgentSettings
+from conclave.startup import ExitCode, StartupError
 from conclave.swarm_security import SwarmSecurity, SwarmSecurityError
 
 SERVICE_SETTINGS: dict[str, type[BaseModel]] = {
@@ -35,6 +39,13 @@ def _temperature(text: str) -> float:
     return value
 
 
+def _address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conclave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"conclave {__version__}")
@@ -45,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent_commands = agent.add_subparsers(dest="agent_command")
     call = agent_commands.add_parser("call", help="stream an answer from one agent")
     call.add_argument("prompt")
-    call.add_argument("--addr", default="127.0.0.1:50051", help="agent address HOST:PORT")
+    call.add_argument(
+        "--addr", type=_address, default="127.0.0.1:50051", help="agent address HOST:PORT"
+    )
     call.add_argument("--system", help="system message")
     call.add_argument("--raw", action="store_true", help="send the prompt without chat format")
     call.add_argument("--max-tokens", type=int)
@@ -109,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="run one round and show candidates, votes, winner")
     ask.add_argument("prompt")
-    ask.add_argument("--leader", default="127.0.0.1:50050", help="leader address HOST:PORT")
+    ask.add_argument(
+        "--leader", type=_address, default="127.0.0.1:50050", help="leader address HOST:PORT"
+    )
     ask.add_argument("--strategy", default="vote")
     ask.add_argument("--method", default="majority")
     ask.add_argument("--participants", type=lambda s: s.split(","), help="names, comma-separated")
@@ -143,17 +158,34 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
     from conclave.cli.logs import configure_logging
 
     cls = SERVICE_SETTINGS[command]
+
+    def fail(message: object, code: ExitCode) -> int:
+        # One line and a distinct code: what systemd, Kubernetes and a person can use.
+        sys.stderr.write(f"conclave {command}: {message}\n")
+        return int(code)
+
     try:
         settings = cls(**given_settings(cls, args))
-    except (ValidationError, ValueError) as error:
-        sys.stderr.write(f"conclave {command}: invalid settings:\n{error}\n")
-        return 2
+    except ValidationError as error:
+        return fail(settings_problem(cls, error), ExitCode.SETTINGS)
+    except ConfigFileError as error:
+        return fail(error, ExitCode.CONFIG_FILE)
+    except ValueError as error:
+        return fail(error, ExitCode.SETTINGS)
     try:  # the token and certificate files are read now: a bad one is one line, not a trace
         SwarmSecurity.from_settings(settings)
     except SwarmSecurityError as error:
-        sys.stderr.write(f"conclave {command}: {error}\n")
-        return 2
+        return fail(error, ExitCode.SETTINGS)
     configure_logging(settings.log_level)
+    try:
+        _serve(command, settings)
+    except StartupError as error:
+        return fail(error, error.code)
+    return 0
+
+
+def _serve(command: str, settings: BaseModel) -> None:
+    """Runs one service; a StartupError says why it could not start."""
 
     def say(what: str):
         return lambda address: print(f"conclave {command} {what} {address}", flush=True)
@@ -177,7 +209,6 @@ def _run_service(command: str, args: argparse.Namespace) -> int:
         from conclave.gateway.server import serve as serve_gateway
 
         asyncio.run(serve_gateway(settings))
-    return 0
 
 
 def _run_agent_call(args: argparse.Namespace) -> int:

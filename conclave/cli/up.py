@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from conclave.cli.logs import configure_logging
+from conclave.startup import ExitCode, StartupError
 from conclave.swarm import LocalSwarm, SwarmError, SwarmPlan
 from conclave.swarm_security import (
     SwarmClientSettings,
@@ -134,7 +136,10 @@ def run_up(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(_main(plan))
+    except StartupError as error:
+        sys.stderr.write(f"conclave up: {error}\n")
+        return int(error.code)
     except (OSError, SwarmError) as error:
-        print(f"conclave up: {error}")
-        return 1
+        sys.stderr.write(f"conclave up: {error}\n")
+        return int(ExitCode.SETTINGS)
     return 0

@@ -31,6 +31,7 @@ from conclave.gateway.completions import (
 from conclave.gateway.door import ROUND_HEADER, Door, agent_address, json_answer, sse_answer
 from conclave.gateway.errors import AuthenticationFailed, install_error_handlers
 from conclave.gateway.experiments import ExperimentFolder
+from conclave.gateway.health import swarm_health
 from conclave.gateway.limits import BodyLimit
 from conclave.gateway.mcp.http import McpEndpoint
 from conclave.gateway.metrics import Metrics
@@ -48,6 +49,7 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader import convert
 from conclave.leader.client import LeaderClient
+from conclave.redact import secrets_in
 from conclave.swarm_security import SwarmSecurity
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 429, 503, 504)}
@@ -87,16 +89,24 @@ def create_app(
     # Each door's errors in its own API's shape (the status always from the one table).
     shapers = {**anthropic.SHAPERS}
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, shapers=shapers)
-    install_error_handlers(app, settings.retry_after_s, shapers)
+    install_error_handlers(app, settings.retry_after_s, shapers, secrets_in(settings))
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.observe_request(
-            getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - start
-        )
+
+        def observed(status: int) -> None:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            metrics.observe_request(route, status, time.perf_counter() - start)
+
+        try:
+            response = await call_next(request)
+        except Exception:
+            # An unexpected error becomes its 500 outside this middleware (Starlette's
+            # outermost error handler): count it here, or /metrics never shows it.
+            observed(500)
+            raise
+        observed(response.status_code)
         return response
 
     def authorize(request: Request) -> None:
@@ -204,6 +214,9 @@ def create_app(
                             "address": agent.address,
                             "model": agent.participant_models.get(name) or agent.model,
                             "agent_models": served,
+                            # A voice whose agent does not answer is listed, marked dead.
+                            "reachable": not agent.error,
+                            **({"error": agent.error} if agent.error else {}),
                         },
                     )
                 )
@@ -320,23 +333,12 @@ def create_app(
         # Static pages only: every figure they show comes from the routes above.
         app.include_router(dashboard.router())
 
-    @app.get("/health", summary="Gateway, leader and agent count (no API key needed)")
+    @app.get(
+        "/health", summary="Gateway, leader and agents, with reasons when degraded (no API key)"
+    )
     async def health() -> Response:
-        leader_ok = await leader.healthy()
-        count = 0
-        if leader_ok:
-            try:
-                count = len(await leader.list_agents())
-            except (Unavailable, NotFound):
-                leader_ok = False
-        body = {
-            "status": "ok" if leader_ok and count else "degraded",
-            "gateway": "ok",
-            "leader": "ok" if leader_ok else "unreachable",
-            "agents": count,
-            "version": __version__,
-        }
-        return _json(body, status=200 if leader_ok else 503)
+        report = await swarm_health(leader)
+        return _json({**report.body(), "version": __version__}, status=report.http_status)
 
     @app.get("/metrics", dependencies=guarded, summary="Prometheus metrics")
     async def prometheus() -> Response:

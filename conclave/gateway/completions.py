@@ -32,6 +32,7 @@ from conclave.leader.client import LeaderClient
 from conclave.leader.events import CandidateText, RoundDecided, RoundEvent, RoundStarted
 from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, RoundRecord, RoundSpec
+from conclave.redact import secrets_in
 
 MAX_STOP = 8
 FINISH = {"stop": "stop", "length": "length"}
@@ -302,7 +303,7 @@ class CompletionService:
     def stream_error(self, error: ConclaveError, shape: Shaper) -> dict[str, Any]:
         """An error after the headers went out: mapped by the one table, counted, and
         shaped for the door that sends it in-band."""
-        mapped, body = error_body(error, shape)
+        mapped, body = error_body(error, shape, secrets_in(self._settings))
         self._metrics.error(mapped.status)
         return body
 
@@ -382,7 +383,7 @@ class CompletionService:
                 )
         except ConclaveError as error:
             # Headers are sent: the error goes in-band, then the stream ends properly.
-            mapped, body = error_body(error)
+            mapped, body = error_body(error, known_secrets=secrets_in(self._settings))
             self._metrics.error(mapped.status)
             yield _data(body)
         yield "data: [DONE]\n\n"

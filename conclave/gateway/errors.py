@@ -10,7 +10,7 @@ paths a `Shaper` is installed for (`/v1/messages`: Anthropic's).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from conclave.errors import (
     Overloaded,
     Unavailable,
 )
+from conclave.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,24 @@ def shaper_for(path: str, shapers: Mapping[str, Shaper]) -> Shaper:
     return body
 
 
-def error_body(error: Exception, shape: Shaper = body) -> tuple[HttpError, dict[str, Any]]:
+def error_body(
+    error: Exception, shape: Shaper = body, known_secrets: Sequence[str] = ()
+) -> tuple[HttpError, dict[str, Any]]:
+    """The status and body of `error`. Its message is redacted: an upstream's text may
+    hold a credential (conclave.redact), and `known_secrets` (the gateway's API key)
+    never leave in a body."""
     mapped = lookup(error)
     message = str(error) if mapped is not INTERNAL else "internal error; see the gateway log"
-    return mapped, shape(mapped, message, getattr(error, "field", None))
+    return mapped, shape(mapped, redact(message, known_secrets), getattr(error, "field", None))
 
 
 def error_response(
-    error: Exception, retry_after_s: int | None = None, shape: Shaper = body
+    error: Exception,
+    retry_after_s: int | None = None,
+    shape: Shaper = body,
+    known_secrets: Sequence[str] = (),
 ) -> JSONResponse:
-    mapped, content = error_body(error, shape)
+    mapped, content = error_body(error, shape, known_secrets)
     if mapped is INTERNAL:
         log.error("unexpected error", exc_info=error)
     headers = {}
@@ -114,9 +123,13 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str | None]
 
 
 def install_error_handlers(
-    app: FastAPI, retry_after_s: int, shapers: Mapping[str, Shaper] | None = None
+    app: FastAPI,
+    retry_after_s: int,
+    shapers: Mapping[str, Shaper] | None = None,
+    known_secrets: Sequence[str] = (),
 ) -> None:
-    """`shapers`: path prefix -> the error shape of the door served there."""
+    """`shapers`: path prefix -> the error shape of the door served there;
+    `known_secrets`: masked in every error body."""
     shapers = dict(shapers or {})
 
     def shape(request: Request) -> Shaper:
@@ -124,18 +137,23 @@ def install_error_handlers(
 
     @app.exception_handler(ConclaveError)
     async def domain(request: Request, error: ConclaveError) -> JSONResponse:
-        return error_response(error, retry_after_s, shape(request))
+        return error_response(error, retry_after_s, shape(request), known_secrets)
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, error: RequestValidationError) -> JSONResponse:
         message, param = _validation_message(error)
-        return error_response(InvalidRequest(message, field=param), shape=shape(request))
+        return error_response(
+            InvalidRequest(message, field=param), shape=shape(request), known_secrets=known_secrets
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         # Routing's own refusals (no such path, wrong method): their status as they are.
-        code = "not_found" if error.status_code == 404 else "invalid_request"
-        mapped = HttpError(error.status_code, "invalid_request_error", code)
+        if error.status_code == 413:  # a body over the cap, found while it streamed in
+            mapped = ERROR_TABLE[PayloadTooLarge]
+        else:
+            code = "not_found" if error.status_code == 404 else "invalid_request"
+            mapped = HttpError(error.status_code, "invalid_request_error", code)
         return JSONResponse(
             shape(request)(mapped, str(error.detail), None),
             status_code=error.status_code,
@@ -144,4 +162,4 @@ def install_error_handlers(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        return error_response(error, shape=shape(request))
+        return error_response(error, shape=shape(request), known_secrets=known_secrets)

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from conclave.gateway.text import refuse_lone_surrogates
+
 
 class ConclaveOptions(BaseModel):
     """The `conclave` extension object of a request body: strategy parameters per request."""
@@ -168,6 +170,11 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_text(cls, data: Any) -> Any:
+        return refuse_lone_surrogates(data)
+
     model: StrictStr = Field(min_length=1)
     max_tokens: StrictInt | None = None
     max_completion_tokens: StrictInt | None = None
@@ -209,6 +216,11 @@ class CompletionRequest(SamplingFields):
 
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_text(cls, data: Any) -> Any:
+        return refuse_lone_surrogates(data)
 
     model: StrictStr = Field(min_length=1)
     input: StrictStr | list[StrictStr]

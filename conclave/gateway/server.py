@@ -6,6 +6,7 @@ import uvicorn
 
 from conclave.gateway.app import create_app
 from conclave.gateway.settings import GatewaySettings
+from conclave.startup import check_port_free, port_unavailable
 
 
 def build_server(settings: GatewaySettings) -> uvicorn.Server:
@@ -22,4 +23,19 @@ def build_server(settings: GatewaySettings) -> uvicorn.Server:
 
 
 async def serve(settings: GatewaySettings) -> None:
-    await build_server(settings).serve()
+    # Checked before uvicorn starts the app: uvicorn would log the bind error among its
+    # start-up lines and leave by sys.exit from inside the loop.
+    check_port_free(settings.host, settings.port)
+    await run_server(build_server(settings), settings)
+
+
+async def run_server(server: uvicorn.Server, settings: GatewaySettings) -> None:
+    """`server.serve()`, but a start that fails is a StartupError: uvicorn leaves by
+    sys.exit inside the loop, which would end asyncio.run with gRPC servers of the same
+    process (`conclave up`) still running."""
+    try:
+        await server.serve()
+    except SystemExit:
+        if server.started:
+            raise
+        raise port_unavailable(settings.host, settings.port, "uvicorn could not bind it") from None

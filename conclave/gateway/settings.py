@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from conclave.addresses import check_address
 from conclave.config import ConclaveSettings
 from conclave.swarm_security import SwarmClientFields
 
@@ -19,7 +20,10 @@ class GatewaySettings(ConclaveSettings, SwarmClientFields):
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")
     api_key: SecretStr | None = Field(
-        None, description="When set, every /v1 request needs 'Authorization: Bearer KEY'."
+        None,
+        description="When set, every /v1 request needs 'Authorization: Bearer KEY'. Set it "
+        "in the environment (or the config file), not as --api-key: a command line shows "
+        "in `ps`.",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
@@ -59,3 +63,8 @@ class GatewaySettings(ConclaveSettings, SwarmClientFields):
         if value is not None and not value.is_dir():
             raise ValueError(f"experiments_dir {str(value)!r} is not a folder")
         return value
+
+    @field_validator("leader")
+    @classmethod
+    def _leader_syntax(cls, value: str) -> str:
+        return check_address(value)

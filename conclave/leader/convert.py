@@ -316,4 +316,4 @@ def agent_json(a: AgentListing) -> dict[str, Any]:
     )
     if a.info is not None:
         json_format.ParseDict(a.info, entry.info)
-    return as_json(entry)
+    return {**as_json(entry), "reachable": not a.error}  # a dead agent stays listed, marked

@@ -181,6 +181,16 @@ class RoundRunner:
                 f"{len(participants)} participants; this leader allows {self._max_participants}",
                 field="participants",
             )
+        # A quorum no round of these participants can reach is refused before it runs
+        # (it used to run the whole round and then fail with 503).
+        reachable = len(participants) * request.samples_per_participant
+        if request.quorum > reachable:
+            raise InvalidRequest(
+                f"quorum {request.quorum} cannot be reached: {len(participants)} "
+                f"participant(s) x {request.samples_per_participant} sample(s) give at most "
+                f"{reachable} answers",
+                field="quorum",
+            )
         params = dict(request.params)
         if output.structured:
             # Structured answers vote on their canonical JSON unless the request says how.

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError
 from conclave.grpc_channels import Channels
 from conclave.grpc_server import ServiceHost
+from conclave.leader.agent_watch import AgentWatch
 from conclave.leader.discovery import AgentDirectory, AgentEntry
 from conclave.leader.discovery.gate import AgentGate
 from conclave.leader.discovery.kubernetes import KubernetesWatcher
@@ -21,6 +24,7 @@ from conclave.leader.servicer import LeaderServicer
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
 from conclave.leader.strategies import round_strategies
+from conclave.startup import ExitCode, StartupError, check_port_free
 from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import leader_pb2, leader_pb2_grpc
 
@@ -44,7 +48,7 @@ class LeaderServer:
         self.security = SwarmSecurity.from_settings(settings)
         self.clients = AgentClients(Channels(self.security), owns_channels=True)
         self.gate = AgentGate(self.security)
-        self.store = RoundStore.open(settings.db)
+        self.store = _open_store(settings.db)
         self.participants = ParticipantRegistry(
             self.directory,
             configured=settings.participants,
@@ -71,6 +75,7 @@ class LeaderServer:
             self._host.server,
         )
         self._sources: list = []
+        self._watch: AgentWatch | None = None
 
     @property
     def port(self) -> int | None:
@@ -106,6 +111,13 @@ class LeaderServer:
             self._sources.append(watcher)
         await self._host.start()
         await self._host.set_serving(True)
+        self._watch = AgentWatch(
+            self.directory,
+            self.clients,
+            period_s=self.settings.agent_check_s,
+            on_change=self._host.set_service_serving,
+        )
+        await self._watch.start()
         log.info(
             "leader listening on %s (%d agents known)", self.address, len(self.directory.entries())
         )
@@ -132,6 +144,8 @@ class LeaderServer:
             self.directory.add(entry)
 
     async def stop(self, grace: float = 2.0) -> None:
+        if self._watch is not None:
+            await self._watch.close()
         await self._host.set_serving(False)
         for source in self._sources:
             await source.close()
@@ -140,14 +154,34 @@ class LeaderServer:
         self.store.close()
 
 
+def _open_store(path: Path) -> RoundStore:
+    try:
+        return RoundStore.open(path)
+    except (ConclaveError, OSError, sqlite3.Error) as error:
+        # A directory, a file that is not SQLite, a read-only place: say so in one line.
+        why = getattr(error, "strerror", None) or str(error).removeprefix(
+            f"cannot open round store {path}: "
+        )
+        raise StartupError(
+            f"db: cannot open the round store {path} ({why}); set --db to a SQLite file "
+            "in a writable directory (it is created if missing)",
+            code=ExitCode.ROUND_STORE,
+        ) from None
+
+
 async def serve(settings: LeaderSettings, *, on_ready: Callable[[str], None] | None = None) -> None:
+    check_port_free(settings.host, settings.port)  # before the store migrates and logs
     server = LeaderServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    if on_ready:
-        on_ready(server.address)
-    await stop.wait()
-    await server.stop()
+    # Stopped on every way out: a grpc.aio server still running when asyncio.run closes
+    # its loop keeps the process alive with its port bound.
+    try:
+        await server.start()
+        if on_ready:
+            on_ready(server.address)
+        await stop.wait()
+    finally:
+        await server.stop()

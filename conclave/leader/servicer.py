@@ -17,6 +17,7 @@ from conclave.leader.rounds import RoundRunner
 from conclave.leader.settings import LeaderSettings
 from conclave.leader.store import RoundStore
 from conclave.leader.types import Participant
+from conclave.redact import secrets_in
 from conclave.v1 import leader_pb2 as pb
 from conclave.v1 import leader_pb2_grpc
 
@@ -33,6 +34,7 @@ class LeaderServicer(leader_pb2_grpc.LeaderServiceServicer):
         clients: AgentClients,
     ) -> None:
         self._settings = settings
+        self.known_secrets = secrets_in(settings)  # masked in every status (grpc_status)
         self._runner = runner
         self._store = store
         self._directory = directory

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from conclave.addresses import check_address
 from conclave.config import ConclaveSettings
 from conclave.leader.personas import PERSONAS, persona_fields
 from conclave.leader.store.paths import default_db_path
@@ -46,6 +47,11 @@ class ParticipantConfig(BaseModel):
         given = {k: v for k, v in data.items() if v is not None and v != ""}
         return {**persona_fields(data["persona"]), **given}
 
+    @field_validator("address")
+    @classmethod
+    def _address_syntax(cls, value: str) -> str:
+        return check_address(value)
+
 
 class LeaderSettings(ConclaveSettings, SwarmServerFields):
     model_config = SettingsConfigDict(env_prefix="CONCLAVE_LEADER_", extra="forbid")
@@ -81,7 +87,9 @@ class LeaderSettings(ConclaveSettings, SwarmServerFields):
         description="Headless Service DNS name whose records list the agents "
         "(e.g. conclave-agents.conclave.svc.cluster.local).",
     )
-    kubernetes_port: int = Field(50051, description="Agent port behind the headless Service.")
+    kubernetes_port: int = Field(
+        50051, ge=1, le=65535, description="Agent port behind the headless Service."
+    )
     kubernetes_refresh_s: float = Field(10.0, gt=0, description="DNS re-resolution period.")
     db: Path = Field(default_factory=default_db_path, description="SQLite file of the rounds.")
     default_method: str = Field("majority", description="Voting method when a round names none.")
@@ -91,6 +99,12 @@ class LeaderSettings(ConclaveSettings, SwarmServerFields):
     default_quorum: int = Field(1, ge=1, description="Minimum usable answers for a round.")
     participant_timeout_s: float = Field(120.0, gt=0, description="Per-participant deadline.")
     max_participants: int = Field(64, ge=1, description="Largest fan-out of one round.")
+    agent_check_s: float = Field(
+        10.0,
+        gt=0,
+        description="How often the leader asks its agents whether they answer; with none "
+        "answering, the health of conclave.v1.LeaderService is NOT_SERVING.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level."
     )
@@ -101,3 +115,8 @@ class LeaderSettings(ConclaveSettings, SwarmServerFields):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("agents")
+    @classmethod
+    def _agents_syntax(cls, value: list[str]) -> list[str]:
+        return [check_address(address) for address in value]

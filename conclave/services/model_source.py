@@ -153,8 +153,15 @@ def resolve_model(model: str | None, cache_dir: Path) -> ModelFile:
     known = bundled_by_name(model)
     if known is not None:
         return bundled_model(cache_dir, known)
+    path = model_path(model)
+    return ModelFile(id=path.stem, path=path, bundled=False)
+
+
+def model_path(model: str) -> Path:
+    """The GGUF file a model setting that is not a bundled name names; NotFound if it
+    is not a file. Cheap, so an agent checks it before it binds its port."""
     path = Path(model).expanduser()
     if not path.is_file():
         names = ", ".join(n for m in BUNDLED_MODELS for n in (m.names[0], m.id))
         raise NotFound(f"model file {path} does not exist (bundled models: {names})")
-    return ModelFile(id=path.stem, path=path, bundled=False)
+    return path

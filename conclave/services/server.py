@@ -15,13 +15,15 @@ import signal
 from collections.abc import Callable
 
 from conclave import __version__
+from conclave.errors import ConclaveError
 from conclave.grpc_server import ServiceHost
 from conclave.services.announce import Announcer
-from conclave.services.engine.factory import build_pool
+from conclave.services.engine.factory import build_pool, check_model_files
 from conclave.services.hardware import detect_hardware
 from conclave.services.hardware.types import HardwareReport
 from conclave.services.servicer import AgentServicer, AgentState
 from conclave.services.settings import AgentSettings
+from conclave.startup import ExitCode, StartupError
 from conclave.swarm_security import SwarmSecurity
 from conclave.v1 import agent_pb2, agent_pb2_grpc
 
@@ -120,23 +122,50 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Runs one agent service until SIGTERM or SIGINT, then drains. The callbacks get the
-    bound address (the CLI prints it, so scripts can start an agent on port 0)."""
+    bound address (the CLI prints it, so scripts can start an agent on port 0). A model
+    that cannot load is a StartupError, after the server has stopped."""
+    try:
+        check_model_files(settings)  # a missing file fails before the port is bound
+    except ConclaveError as error:
+        raise model_unloadable(error) from None
     server = AgentServer(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
-    if on_listening:
-        on_listening(server.address)
-    loader = asyncio.create_task(server.load())
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({loader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if loader in done:
-        loader.result()  # a model that cannot load ends the process with its error
-        if on_ready:
-            on_ready(server.address)
-        await stopper
-    else:
-        loader.cancel()
-    await server.drain()
+    # From here the gRPC server runs; it must be stopped on every way out. A grpc.aio
+    # server left running when asyncio.run closes its loop keeps the process alive (its
+    # shutdown can no longer be scheduled) at 100 % CPU with the port bound.
+    try:
+        if on_listening:
+            on_listening(server.address)
+        loader = asyncio.create_task(server.load())
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({loader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if loader in done:
+            try:
+                loader.result()
+            except Exception as error:  # whatever llama.cpp or LiteLLM raise
+                log.debug("the model did not load", exc_info=True)
+                raise model_unloadable(error) from None
+            if on_ready:
+                on_ready(server.address)
+            await stopper
+        else:
+            loader.cancel()
+    finally:
+        await server.drain()
+
+
+def model_unloadable(error: Exception) -> StartupError:
+    return StartupError(
+        f"model: {_one_line(error)}; set --model to a GGUF file or a bundled model "
+        "(bundled, smollm2-135m-instruct), or fix the models entries of the config file",
+        code=ExitCode.MODEL,
+    )
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from conclave.config import ConclaveSettings
@@ -179,6 +179,24 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
     embed_context: int = Field(
         512, ge=32, le=32768, description="Largest input, in tokens, that Embed accepts."
     )
+    max_embed_inputs: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Most strings one Embed request may hold; beyond it, INVALID_ARGUMENT.",
+    )
+    max_embed_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most characters across the strings of one Embed request; beyond it, "
+        "INVALID_ARGUMENT.",
+    )
+    max_count_tokens_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most characters (messages and prompt) one CountTokens request may "
+        "hold; beyond it, INVALID_ARGUMENT.",
+    )
     max_message_bytes: int = Field(
         4 * 2**20, ge=1024, description="Largest gRPC request accepted, in bytes."
     )
@@ -199,3 +217,19 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _litellm_needs_upstream(self) -> AgentSettings:
+        # Checked here, not when the model loads: the port is not bound yet, and the
+        # message can name the flag.
+        if (
+            self.backend == "litellm"
+            and not self.upstream
+            and not self.models
+            and not self.models_dir
+        ):
+            raise ValueError(
+                "upstream: --backend litellm needs --upstream, the LiteLLM model string "
+                "(e.g. --upstream ollama/llama3.2 or openai/gpt-4o-mini)"
+            )
+        return self

@@ -143,8 +143,8 @@ def test_conclave_up_refuses_a_voice_model_its_agents_do_not_serve(tmp_path):
         env=env,
         timeout=600,
     )
-    assert done.returncode == 1
-    last = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 2  # ExitCode.SETTINGS
+    last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("conclave up: voice_models: agent-1 does not serve no-such-model")
 
 

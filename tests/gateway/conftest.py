@@ -26,7 +26,7 @@ def send(client: TestClient, path: str, payload, method: str = "POST"):
 def door_client():
     """The app over the stand-in leader, behind an API key the client sends."""
     app = create_app(
-        GatewaySettings(leader="fake:0", max_messages=50, api_key=DOOR_KEY),
+        GatewaySettings(leader="fake:1", max_messages=50, api_key=DOOR_KEY),
         leader=FakeLeader(),
         agents=FakeAgents(),
     )
@@ -37,7 +37,7 @@ def door_client():
 @pytest.fixture(scope="module")
 def failing_gateway():
     """A served gateway whose rounds fail after their first text: errors go in-band."""
-    settings = GatewaySettings(host="127.0.0.1", port=0, leader="fake:0", keepalive_s=0.05)
+    settings = GatewaySettings(host="127.0.0.1", port=0, leader="fake:1", keepalive_s=0.05)
     app = create_app(settings, leader=FailingLeader(), agents=FakeAgents())
     with RunningGateway(settings, app=app) as running:
         yield running
@@ -47,6 +47,6 @@ def failing_gateway():
 def spying_client():
     """A fresh app and the stand-in leader it asks, to see the round requests."""
     leader = FakeLeader()
-    app = create_app(GatewaySettings(leader="fake:0"), leader=leader, agents=FakeAgents())
+    app = create_app(GatewaySettings(leader="fake:1"), leader=leader, agents=FakeAgents())
     with TestClient(app) as test_client:
         yield test_client, leader

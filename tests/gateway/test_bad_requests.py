@@ -23,7 +23,7 @@ def body(**changes):
 @pytest.fixture(scope="module")
 def client():
     app = create_app(
-        GatewaySettings(leader="fake:0", max_messages=50), leader=FakeLeader(), agents=FakeAgents()
+        GatewaySettings(leader="fake:1", max_messages=50), leader=FakeLeader(), agents=FakeAgents()
     )
     with TestClient(app) as test_client:
         yield test_client
@@ -127,3 +127,21 @@ def test_streamed_vote_ends_with_done(client):
     lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     assert json.loads(lines[0][6:])["choices"][0]["delta"]["content"] == "answer 0"
+
+
+class BrokenLeader(FakeLeader):
+    """A leader client with a bug: what the gateway does with an unexpected error."""
+
+    async def list_rounds(self, **filters):
+        raise RuntimeError("a bug, not a domain error")
+
+
+def test_an_unexpected_error_is_a_500_that_metrics_count():
+    app = create_app(GatewaySettings(leader="fake:1"), leader=BrokenLeader(), agents=FakeAgents())
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        reply = broken.get("/v1/rounds")
+        assert reply.status_code == 500
+        assert reply.json()["error"]["message"] == "internal error; see the gateway log"
+        metrics = broken.get("/metrics").text
+    assert 'conclave_gateway_errors_total{code="500"} 1.0' in metrics
+    assert 'conclave_gateway_requests_total{route="/v1/rounds",status="500"} 1.0' in metrics

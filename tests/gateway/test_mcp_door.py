@@ -30,7 +30,7 @@ META = {
 def door_client():
     """A loopback gateway over the stand-in leader: the SDK's DNS-rebinding protection
     lets only its own host names in."""
-    settings = GatewaySettings(host="127.0.0.1", leader="fake:0", api_key=DOOR_KEY)
+    settings = GatewaySettings(host="127.0.0.1", leader="fake:1", api_key=DOOR_KEY)
     app = create_app(settings, leader=FakeLeader(), agents=FakeAgents())
     with TestClient(
         app, base_url="http://127.0.0.1:8080", headers={"x-api-key": DOOR_KEY}
@@ -94,6 +94,18 @@ def test_unreadable_requests_are_json_rpc_errors(door_client, name, body, status
             "not_found (404): ",
         ),
         ("unknown round", "get_round", {"round_id": "no-such-round"}, "not_found (404): "),
+        (
+            "lone surrogate in the question",
+            "ask",
+            {"question": "hi \ud800"},
+            "question\n  Input should be a valid string, unable to parse raw data as a unicode",
+        ),
+        (
+            "lone surrogate in the system message",
+            "compare",
+            {"question": "hi", "system": "\udfff"},
+            "system\n  Input should be a valid string, unable to parse raw data as a unicode",
+        ),
     ],
 )
 def test_refused_tool_calls_are_mcp_tool_errors(door_client, name, tool, arguments, says):

@@ -11,7 +11,7 @@ from conclave.gateway.app import create_app
 from conclave.gateway.settings import GatewaySettings
 from tests.gateway.fake_leader import FakeAgents, FakeLeader
 
-app = create_app(GatewaySettings(leader="fake:0"), leader=FakeLeader(), agents=FakeAgents())
+app = create_app(GatewaySettings(leader="fake:1"), leader=FakeLeader(), agents=FakeAgents())
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

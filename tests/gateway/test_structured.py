@@ -74,7 +74,7 @@ def leader():
 
 @pytest.fixture(scope="module")
 def client(leader):
-    app = create_app(GatewaySettings(leader="fake:0"), leader=leader, agents=FakeAgents())
+    app = create_app(GatewaySettings(leader="fake:1"), leader=leader, agents=FakeAgents())
     with TestClient(app) as test_client:
         yield test_client
 

@@ -256,5 +256,5 @@ def test_read_config_file_parses_toml_by_suffix_and_yaml_otherwise(tmp_path: Pat
 
 
 def test_read_config_file_refuses_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(ValueError, match="is a directory"):
         read_config_file(tmp_path)

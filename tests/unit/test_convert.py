@@ -398,8 +398,14 @@ def test_an_agent_listing_serves_the_json_the_leader_sent() -> None:
     entry.info.requests_total = 3
     listing = leader_convert.agent_from_proto(wire(entry))
     assert (listing.model, listing.participants, listing.error) == ("gemma", ("a",), "")
-    assert leader_convert.agent_json(listing) == leader_convert.as_json(entry)
+    assert leader_convert.agent_json(listing) == {
+        **leader_convert.as_json(entry),
+        "reachable": True,
+    }
     silent = leader_pb2.AgentEntry(name="b", address="h:2", source="zeroconf", error="down")
     listing = leader_convert.agent_from_proto(silent)
     assert listing.info is None and listing.model == ""
-    assert leader_convert.agent_json(listing) == leader_convert.as_json(silent)
+    assert leader_convert.agent_json(listing) == {
+        **leader_convert.as_json(silent),
+        "reachable": False,
+    }

@@ -31,13 +31,17 @@ RANKS = {
     "services": 1,
     # the core: leaf modules every layer may use
     "__init__": 0,
+    "addresses": 0,
     "config": 0,
     "errors": 0,
     "grpc_channels": 0,
+    "grpc_decode": 0,
     "grpc_server": 0,
     "grpc_status": 0,
+    "redact": 0,
     "settings_fields": 0,
     "swarm_security": 0,
+    "startup": 0,
     "v1": 0,
     "zeroconf_options": 0,
 }

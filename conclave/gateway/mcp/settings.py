@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from conclave.addresses import check_address
 from conclave.config import ConclaveSettings
 from conclave.swarm_security import SwarmClientFields
 
@@ -27,3 +28,8 @@ class McpSettings(ConclaveSettings, SwarmClientFields):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", description="Logging level (the log goes to stderr; stdout is the protocol)."
     )
+
+    @field_validator("leader")
+    @classmethod
+    def _leader_syntax(cls, value: str) -> str:
+        return check_address(value)

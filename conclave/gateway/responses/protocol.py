@@ -6,11 +6,21 @@ are kept only to be refused by name (`translate.py`, `gateway/strict.py`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from conclave.gateway.protocol import ConclaveOptions
+from conclave.gateway.text import refuse_lone_surrogates
 
 
 class ContentPart(BaseModel):
@@ -50,6 +60,11 @@ class TextConfig(BaseModel):
 
 class ResponsesRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_text(cls, data: Any) -> Any:
+        return refuse_lone_surrogates(data)
 
     model: StrictStr = Field(min_length=1, description="A strategy model or agent/<name>.")
     input: StrictStr | list[InputItem]

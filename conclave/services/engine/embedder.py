@@ -11,7 +11,7 @@ import threading
 
 import llama_cpp
 
-from conclave.errors import InvalidRequest, Unavailable
+from conclave.errors import Cancelled, InvalidRequest, Unavailable
 from conclave.services.engine.llama_model import LlamaModel
 
 
@@ -31,6 +31,7 @@ class Embedder:
         self._cores = cores or threading.Lock()  # shared with the scheduler: one call at a time
         self._ctx: llama_cpp.llama_context_p | None = None
         self._batch: llama_cpp.llama_batch | None = None
+        self.inputs_embedded_total = 0  # vectors computed (a cancelled request stops adding)
 
     def _ensure_context(self) -> llama_cpp.llama_context_p:
         if self._ctx is None:
@@ -51,11 +52,16 @@ class Embedder:
             self._batch = llama_cpp.llama_batch_init(self._context_size, 0, 1)
         return self._ctx
 
-    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
-        """Blocking; run it in a worker thread. Returns (vectors, tokens read)."""
-        token_lists = [
-            self._model.tokenize(t, add_special=True, parse_special=False) for t in texts
-        ]
+    def embed(
+        self, texts: list[str], stop: threading.Event | None = None
+    ) -> tuple[list[list[float]], int]:
+        """Blocking; run it in a worker thread. Returns (vectors, tokens read). Once
+        `stop` is set (the caller went away), it gives up at the next input: Cancelled."""
+        stop = stop or threading.Event()
+        token_lists = []
+        for text in texts:
+            _check(stop)
+            token_lists.append(self._model.tokenize(text, add_special=True, parse_special=False))
         for i, tokens in enumerate(token_lists):
             if len(tokens) > self._context_size:
                 raise InvalidRequest(
@@ -66,7 +72,11 @@ class Embedder:
         with self._lock:
             ctx = self._ensure_context()
             memory = llama_cpp.llama_get_memory(ctx)
-            vectors = [self._embed_one(ctx, memory, tokens) for tokens in token_lists]
+            vectors = []
+            for tokens in token_lists:
+                _check(stop)
+                vectors.append(self._embed_one(ctx, memory, tokens))
+                self.inputs_embedded_total += 1
         return vectors, sum(len(t) for t in token_lists)
 
     def _embed_one(self, ctx, memory, tokens: list[int]) -> list[float]:
@@ -92,3 +102,8 @@ class Embedder:
                 llama_cpp.llama_batch_free(self._batch)
                 llama_cpp.llama_free(self._ctx)
                 self._ctx = None
+
+
+def _check(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise Cancelled("the caller went away; embedding stopped")

@@ -7,8 +7,8 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 
+from conclave.errors import NotFound
 from conclave.services.engine.base import Engine
-from conclave.services.engine.litellm_engine import LiteLLMConfig, LiteLLMEngine
 from conclave.services.engine.llama_engine import LlamaEngine, LlamaEngineConfig
 from conclave.services.engine.pool import ModelPool, PooledModel
 from conclave.services.engine.repack_check import weights_layout
@@ -19,6 +19,8 @@ from conclave.services.model_source import (
     BUNDLED_MODELS,
     PREFERRED_FORMAT_REASON,
     ModelFile,
+    bundled_by_name,
+    model_path,
     resolve_model,
 )
 from conclave.services.recommend import MODEL_CLASSES, default_threads, memory_basis, slots_for
@@ -138,6 +140,17 @@ def _installed(package: str) -> bool:
     return True
 
 
+def check_model_files(settings: AgentSettings) -> None:
+    """NotFound for a named GGUF file that does not exist: the quick part of
+    `build_pool`'s resolution, which an agent runs before it binds its port."""
+    if settings.models_dir is not None and not settings.models_dir.is_dir():
+        # Otherwise its (absent) GGUFs would silently give way to the bundled models.
+        raise NotFound(f"--models-dir {settings.models_dir} is not a directory")
+    for entry in model_entries(settings):
+        if entry.backend == "llama_cpp" and entry.path and bundled_by_name(entry.path) is None:
+            model_path(entry.path)
+
+
 def build_pool(settings: AgentSettings, hw: HardwareReport) -> ModelPool:
     """Resolves every entry up front (so a missing file fails at start-up, not on the
     first request) and loads models on demand, within the memory budget. The llama.cpp
@@ -167,6 +180,10 @@ def build_pool(settings: AgentSettings, hw: HardwareReport) -> ModelPool:
     def load(model_id: str) -> Engine:
         entry, file = resolved[model_id]
         if file is None:
+            # Imported only for a LiteLLM model: importing litellm takes seconds, which
+            # every agent's start-up (and its failures) would otherwise wait for.
+            from conclave.services.engine.litellm_engine import LiteLLMConfig, LiteLLMEngine
+
             return LiteLLMEngine(
                 LiteLLMConfig(
                     model_id=model_id,

@@ -22,6 +22,7 @@ from conclave.errors import (
     Overloaded,
     Unavailable,
 )
+from conclave.redact import environment_secrets, redact
 from conclave.services.engine.json_grammar import parse_schema
 from conclave.services.engine.stop import StopMatcher
 from conclave.services.engine.types import (
@@ -47,6 +48,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import jsonschema
 import litellm
 
+# LiteLLM prints a "Give Feedback / Get Help" banner to stdout on every failed call; the
+# error itself reaches the caller, and stdout is the agent's own (its "ready on" line).
+litellm.suppress_debug_info = True
+
 # LiteLLM's exceptions -> the service's domain errors (the gRPC table maps those).
 ERROR_TABLE: tuple[tuple[type[Exception], type[ConclaveError]], ...] = (
     (litellm.exceptions.ContextWindowExceededError, InvalidRequest),
@@ -61,10 +66,11 @@ ERROR_TABLE: tuple[tuple[type[Exception], type[ConclaveError]], ...] = (
 )
 
 
-def domain_error(model: str, error: Exception) -> ConclaveError:
+def domain_error(model: str, error: Exception, known_secrets: Sequence[str] = ()) -> ConclaveError:
     target = next((t for s, t in ERROR_TABLE if isinstance(error, s)), Unavailable)
-    # LiteLLM's messages can be long and repeat the provider's; keep the first line.
-    text = str(error).strip()
+    # LiteLLM's messages can be long and repeat the provider's; keep the first line. The
+    # provider's text may echo the key it was sent (a 401): masked before it goes on.
+    text = redact(str(error).strip(), known_secrets)
     detail = text.splitlines()[0][:300] if text else type(error).__name__
     return target(f"upstream {model}: {detail}")
 
@@ -86,6 +92,9 @@ class LiteLLMEngine:
 
     def __init__(self, config: LiteLLMConfig) -> None:
         self._config = config
+        # What this engine may send upstream, so never repeats: its key, or the
+        # provider's environment variable LiteLLM falls back on.
+        self._secrets = [*([config.api_key] if config.api_key else []), *environment_secrets()]
         self._gate = asyncio.Semaphore(config.max_concurrent)
         self._busy = 0
         self._requests = 0
@@ -242,7 +251,7 @@ class LiteLLMEngine:
         except ConclaveError as error:
             queue.put_nowait(error)
         except Exception as error:  # LiteLLM raises its own (and sometimes httpx's)
-            queue.put_nowait(domain_error(self._config.upstream, error))
+            queue.put_nowait(domain_error(self._config.upstream, error, self._secrets))
 
     async def _stream(
         self,
@@ -326,7 +335,7 @@ class LiteLLMEngine:
         try:
             reply = await litellm.aembedding(**self._call_args(), input=list(inputs))
         except Exception as error:
-            raise domain_error(self._config.upstream, error) from None
+            raise domain_error(self._config.upstream, error, self._secrets) from None
         vectors = tuple(tuple(item["embedding"]) for item in reply.data)
         tokens = getattr(reply, "usage", None)
         return EmbedResult(

@@ -195,7 +195,14 @@ class LlamaEngine:
         self._check_model(model)
         if not inputs:
             raise InvalidRequest("input must hold at least one string", field="input")
-        vectors, tokens = await asyncio.to_thread(self._embedder.embed, list(inputs))
+        stop = threading.Event()
+        try:
+            vectors, tokens = await asyncio.to_thread(self._embedder.embed, list(inputs), stop)
+        except asyncio.CancelledError:
+            # The caller went away: the worker thread cannot be interrupted, but it stops
+            # at its next input instead of computing vectors nobody will read.
+            stop.set()
+            raise
         return EmbedResult(
             vectors=tuple(tuple(v) for v in vectors),
             model=self._config.model_id,
@@ -217,6 +224,7 @@ class LlamaEngine:
             tokens_generated_total=self._scheduler.tokens_generated_total,
             prompt_tokens_cached_total=self._scheduler.prompt_tokens_cached_total,
             prompt_tokens_prefilled_total=self._scheduler.prompt_tokens_prefilled_total,
+            embed_inputs_total=self._embedder.inputs_embedded_total,
         )
 
     def close(self) -> None:

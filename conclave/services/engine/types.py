@@ -174,3 +174,4 @@ class EngineStats:
     tokens_generated_total: int
     prompt_tokens_cached_total: int = 0
     prompt_tokens_prefilled_total: int = 0
+    embed_inputs_total: int = 0  # vectors computed by Embed (a cancelled one stops adding)
