@@ -61,7 +61,7 @@ def decided_round(spec: RoundSpec, round_id: str = "r1") -> RoundRecord:
 
 
 class FakeLeader:
-    address = "fake:0"
+    address = "fake:1"
 
     def __init__(self) -> None:
         self.specs: list[RoundSpec] = []

@@ -24,7 +24,7 @@ KEY = "dash-key"
 
 def client_for(tmp_path: Path | None = None, *, leader=None, **settings) -> TestClient:
     app = create_app(
-        GatewaySettings(leader="fake:0", experiments_dir=tmp_path, **settings),
+        GatewaySettings(leader="fake:1", experiments_dir=tmp_path, **settings),
         leader=leader or FakeLeader(),
         agents=FakeAgents(),
     )
