@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from conclave.config import ConclaveSettings
@@ -17,7 +17,9 @@ class GatewaySettings(ConclaveSettings):
     port: int = Field(8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")
     api_key: SecretStr | None = Field(
-        None, description="When set, every /v1 request needs 'Authorization: Bearer KEY'."
+        None,
+        description="When set, every /v1 request needs 'Authorization: Bearer KEY'; "
+        "empty (or blank) is the same as unset: no key.",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
@@ -40,3 +42,14 @@ class GatewaySettings(ConclaveSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level."
     )
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value: object) -> object:
+        # Compose writes `${CONCLAVE_API_KEY:-}`, an empty string when the variable is
+        # unset: that means "no key", not "the key is the empty string" (which only a
+        # bare `Authorization: Bearer ` would match, so every client would get 401).
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return value
