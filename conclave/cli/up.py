@@ -14,12 +14,15 @@ from conclave.swarm import LocalSwarm, SwarmError, SwarmPlan
 def instructions(swarm: LocalSwarm) -> str:
     url = swarm.gateway_url
     leader = swarm.leader.address if swarm.leader else ""
-    agents = ", ".join(a.address for a in swarm.agents)
+    agents = ", ".join(
+        [f"{a.address} (here)" for a in swarm.agents] + [r.address for r in swarm.remote]
+    )
+    services = len(swarm.agents) + len(swarm.remote)
     voices = swarm.voices()
     listed = "\n".join(f"  {name:20s}  {model}" for name, model in voices)
     temperature = swarm.plan.temperature
     return f"""
-Conclave is up: {len(voices)} voices on {len(swarm.agents)} agent service(s), \
+Conclave is up: {len(voices)} voices on {services} agent service(s), \
 temperature {temperature} unless a request sets one.
 {listed}
   gateway (OpenAI API)  {url}/v1      models: {url}/v1/models   health: {url}/health
@@ -63,7 +66,10 @@ async def _main(plan: SwarmPlan) -> None:
 def run_up(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     plan = SwarmPlan(
-        agents=args.agents,
+        # Joining agents elsewhere, none start here unless asked for.
+        agents=args.agents if args.agents is not None else (0 if args.agents_at else 1),
+        remote_agents=args.agents_at,
+        host=args.host,
         participants_per_agent=args.participants_per_agent,
         gateway_port=args.port,
         leader_port=args.leader_port,
