@@ -16,4 +16,3 @@ NO_FIXED_DEFAULT = {"aggregator"}
 def test_a_card_lists_every_knob_of_its_strategy(card):
     knobs = set(STRATEGY_KNOBS[card.strategy]) - NO_FIXED_DEFAULT
     assert knobs <= set(card.defaults), f"{card.id} omits {sorted(knobs - set(card.defaults))}"
-
