@@ -92,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--agents",
         type=_count,
-        default=None,
-        help="agent services started here (model copies); default 1, or 0 with --agents-at",
+        default=1,
+        help="agent services started here (model copies); 0 with --agents-at: only those",
     )
     up.add_argument(
         "--agents-at",

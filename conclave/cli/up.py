@@ -66,8 +66,7 @@ async def _main(plan: SwarmPlan) -> None:
 def run_up(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     plan = SwarmPlan(
-        # Joining agents elsewhere, none start here unless asked for.
-        agents=args.agents if args.agents is not None else (0 if args.agents_at else 1),
+        agents=args.agents,
         remote_agents=args.agents_at,
         host=args.host,
         participants_per_agent=args.participants_per_agent,

@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
+from conclave.services.model_source import SMOLLM2, default_cache_dir
 from conclave.swarm import DEFAULT_VOICE_MODELS
 from tests.support.processes import AgentProcess, read_until
 
@@ -20,46 +22,97 @@ UP = (sys.executable, "-m", "conclave.cli.main", "up")
 FREE_PORTS = ("--port", "0", "--leader-port", "0")
 
 
-def test_up_joins_an_agent_started_elsewhere_and_asks_it(tmp_path):
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
-    with AgentProcess("--slots", "3", name="far-agent") as far:
-        proc = subprocess.Popen(
-            # The gateway and the leader on free ports; no agent starts here.
-            [*UP, "--host", "127.0.0.1", "--agents-at", far.address, *FREE_PORTS],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        try:
-            url = read_until(proc, r"gateway \(OpenAI API\)\s+(http://\S+)/v1", timeout=300)
-            listed = read_until(proc, r"agents \(gRPC\)\s+(.*)$", timeout=60)
-            assert listed.strip() == far.address  # the joined agent, and no local one
-            reply = httpx.post(
-                f"{url}/v1/chat/completions",
-                timeout=300,
-                json={
-                    "model": "conclave-vote",
-                    "max_tokens": 8,
-                    "seed": 7,
-                    "messages": [{"role": "user", "content": "Name a colour."}],
-                },
-            )
-            assert reply.status_code == 200, reply.text
-            held = httpx.get(f"{url}/v1/rounds/{reply.headers['x-conclave-round-id']}").json()
-            assert held["status"] == "decided"
-            # Every voice speaks through the agent started elsewhere, as the default team.
-            assert {p["address"] for p in held["participants"]} == {far.address}
-            assert [p["model"] for p in held["participants"]] == list(DEFAULT_VOICE_MODELS)
-            assert len(held["candidates"]) == len(DEFAULT_VOICE_MODELS)
-            assert all(c["participant"].startswith("far-agent") for c in held["candidates"])
-            proc.send_signal(signal.SIGINT)
-            assert read_until(proc, r"(stopped\.)", timeout=120) == "stopped."
-            assert proc.wait(timeout=30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.stdout.close()
+@pytest.fixture(scope="module")
+def far():
+    """An agent service started on its own, as on a second PC (it serves both bundled
+    models, the Gemma one by default)."""
+    with AgentProcess("--slots", "3", name="far-agent") as running:
+        yield running
+
+
+def ask_the_swarm(proc: subprocess.Popen) -> tuple[str, list[str], dict]:
+    """The gateway, the agents `conclave up` lists, and the round that answers one
+    question."""
+    url = read_until(proc, r"gateway \(OpenAI API\)\s+(http://\S+)/v1", timeout=300)
+    listed = read_until(proc, r"agents \(gRPC\)\s+(.*)$", timeout=60)
+    reply = httpx.post(
+        f"{url}/v1/chat/completions",
+        timeout=300,
+        json={
+            "model": "conclave-vote",
+            "max_tokens": 8,
+            "seed": 7,
+            "messages": [{"role": "user", "content": "Name a colour."}],
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    held = httpx.get(f"{url}/v1/rounds/{reply.headers['x-conclave-round-id']}").json()
+    assert held["status"] == "decided"
+    return url, [a.strip() for a in listed.split(",")], held
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert read_until(proc, r"(stopped\.)", timeout=120) == "stopped."
+    assert proc.wait(timeout=30) == 0
+
+
+def up(*args: str, state: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*UP, *args, *FREE_PORTS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(state)},
+    )
+
+
+def test_up_joins_an_agent_started_elsewhere_instead_of_its_own(far, tmp_path):
+    proc = up("--host", "127.0.0.1", "--agents", "0", "--agents-at", far.address, state=tmp_path)
+    try:
+        _, listed, held = ask_the_swarm(proc)
+        assert listed == [far.address]  # the joined agent, and no local one
+        # Every voice speaks through the agent started elsewhere, as the default team.
+        assert {p["address"] for p in held["participants"]} == {far.address}
+        assert [p["model"] for p in held["participants"]] == list(DEFAULT_VOICE_MODELS)
+        assert len(held["candidates"]) == len(DEFAULT_VOICE_MODELS)
+        assert all(c["participant"].startswith("far-agent") for c in held["candidates"])
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+
+
+def test_up_serves_a_gguf_file_beside_a_joined_agent(far, tmp_path):
+    # A GGUF of the user's own, by path: the bundled SmolLM2 file under another name.
+    own = tmp_path / "my-own-model.gguf"
+    own.symlink_to(SMOLLM2.locate(default_cache_dir()))
+    # One local agent (the default) beside the joined one.
+    proc = up("--model", str(own), "--agent-port", "0", "--agents-at", far.address, state=tmp_path)
+    try:
+        url, listed, held = ask_the_swarm(proc)
+        assert len(listed) == 2 and listed[1] == far.address and listed[0].endswith("(here)")
+        local = listed[0].removesuffix("(here)").strip()
+        # Three voices on each agent, all of them in the round.
+        where = {p["name"]: p["address"] for p in held["participants"]}
+        assert sorted(where.values()) == sorted([local] * 3 + [far.address] * 3)
+        assert {c["participant"] for c in held["candidates"]} == set(where)
+        # The local voices answer with the file (named after it), the joined ones with
+        # their agent's default model.
+        cards = httpx.get(f"{url}/v1/models").json()["data"]
+        voices = {
+            c["id"].removeprefix("agent/"): c["conclave"] for c in cards if "agent/" in c["id"]
+        }
+        assert {voices[n]["model"] for n, a in where.items() if a == local} == {"my-own-model"}
+        assert {voices[n]["model"] for n, a in where.items() if a == far.address} == {
+            "gemma-3-270m-q4_k_m"
+        }
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
 
 
 def test_up_refuses_an_agent_address_that_does_not_answer(tmp_path):
