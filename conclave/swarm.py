@@ -48,6 +48,7 @@ class SwarmPlan:
     host: str = "127.0.0.1"  # what every service binds; 0.0.0.0 serves the LAN
     # Agent services already running elsewhere, HOST:PORT: each gets the same voices.
     remote_agents: tuple[str, ...] = ()
+    discover: bool = False  # and those that announce themselves on zeroconf, as they come
     gateway_port: int = 8080
     leader_port: int = 50050
     first_agent_port: int = 50051  # 0: any free port for every agent
@@ -109,9 +110,9 @@ class LocalSwarm:
 
     async def start(self) -> None:
         plan = self.plan
-        if plan.agents < 1 and not plan.remote_agents:
+        if plan.agents < 1 and not plan.remote_agents and not plan.discover:
             raise SwarmError(
-                "agents: no agent to ask: --agents N (N >= 1) or --agents-at HOST:PORT"
+                "agents: no agent to ask: --agents N (N >= 1), --agents-at HOST:PORT or --discover"
             )
         if plan.remote_agents:
             clients = AgentClients()
@@ -141,6 +142,7 @@ class LocalSwarm:
             port=plan.leader_port,
             agents=[*(self._dial(a) for a in self.agents), *(r.address for r in self.remote)],
             participants_per_agent=plan.participants_per_agent,
+            discover=plan.discover,
             voice_models=list(self._voice_models()),
             default_temperature=plan.temperature,
             log_level=plan.log_level,
@@ -173,6 +175,10 @@ class LocalSwarm:
         plan = self.plan
         if plan.voice_models is None and plan.model is not None:
             return ()  # the user's own model: every voice on it
+        if plan.voice_models is None and plan.discover:
+            # Agents found later may serve anything (a blade its own GGUF): each voice
+            # asks for its agent's default rather than a team nobody checked.
+            return ()
         wanted = DEFAULT_VOICE_MODELS if plan.voice_models is None else plan.voice_models
         serving = [(a.settings.name, a.served_models()) for a in self.agents]
         serving += [(r.name, list(r.served)) for r in self.remote]

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "each with the same voices as a local agent",
     )
     up.add_argument(
+        "--discover",
+        action="store_true",
+        help="also join the agent services that announce themselves on the LAN (zeroconf), "
+        "as they come and go",
+    )
+    up.add_argument(
         "--host",
         default="127.0.0.1",
         help="address every service binds (default 127.0.0.1, this machine only; "

@@ -68,6 +68,7 @@ def run_up(args: argparse.Namespace) -> int:
     plan = SwarmPlan(
         agents=args.agents,
         remote_agents=args.agents_at,
+        discover=args.discover,
         host=args.host,
         participants_per_agent=args.participants_per_agent,
         gateway_port=args.port,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -20,13 +21,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 UP = (sys.executable, "-m", "conclave.cli.main", "up")
 FREE_PORTS = ("--port", "0", "--leader-port", "0")
+ASK = [{"role": "user", "content": "Name a colour."}]
 
 
 @pytest.fixture(scope="module")
 def far():
     """An agent service started on its own, as on a second PC (it serves both bundled
     models, the Gemma one by default)."""
-    with AgentProcess("--slots", "3", name="far-agent") as running:
+    announce = ("--announce", "--announce-interfaces", "127.0.0.1")  # zeroconf, loopback only
+    with AgentProcess("--slots", "3", *announce, name="far-agent") as running:
         yield running
 
 
@@ -57,13 +60,13 @@ def stop(proc: subprocess.Popen) -> None:
     assert proc.wait(timeout=30) == 0
 
 
-def up(*args: str, state: Path) -> subprocess.Popen:
+def up(*args: str, state: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [*UP, *args, *FREE_PORTS],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(state)},
+        env={**os.environ, "XDG_STATE_HOME": str(state), **env},
     )
 
 
@@ -108,6 +111,40 @@ def test_up_serves_a_gguf_file_beside_a_joined_agent(far, tmp_path):
         assert {voices[n]["model"] for n, a in where.items() if a == far.address} == {
             "gemma-3-270m-q4_k_m"
         }
+        stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+
+
+def test_up_discovers_an_agent_that_announces_itself(far, tmp_path):
+    # The leader's own setting, from the environment: browse the loopback interface only.
+    proc = up(
+        "--agents",
+        "0",
+        "--discover",
+        state=tmp_path,
+        CONCLAVE_LEADER_DISCOVERY_INTERFACES="127.0.0.1",
+    )
+    try:
+        url = read_until(proc, r"gateway \(OpenAI API\)\s+(http://\S+)/v1", timeout=300)
+        deadline = time.monotonic() + 60  # an announcement takes a moment to be seen
+        found: list[dict] = []
+        while not found and time.monotonic() < deadline:
+            found = httpx.get(f"{url}/v1/agents").json()["data"]
+            time.sleep(0.5)
+        assert [(a["address"], a["source"]) for a in found] == [(far.address, "zeroconf")]
+        reply = httpx.post(
+            f"{url}/v1/chat/completions",
+            timeout=300,
+            json={"model": "conclave-vote", "max_tokens": 8, "messages": ASK},
+        )
+        assert reply.status_code == 200, reply.text
+        held = httpx.get(f"{url}/v1/rounds/{reply.headers['x-conclave-round-id']}").json()
+        assert {p["address"] for p in held["participants"]} == {far.address}
+        # Found later, so nobody checked what it serves: each voice on its default model.
+        assert {p["model"] for p in held["participants"]} == {""}
         stop(proc)
     finally:
         if proc.poll() is None:
