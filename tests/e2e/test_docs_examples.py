@@ -39,6 +39,14 @@ IN_BAND_ERRORS = (
     '"error":{"code":',
     '"isError":true',
 )
+# An HTTP error body in any door's shape ({"error": {...}} for OpenAI, {"type": "error"}
+# for Anthropic): `curl -s` exits 0 on a 404, so the body is what shows the failure.
+ERROR_BODY = re.compile(r'"error":\s*\{|"type":\s*"error"')
+
+
+def failures(output: str) -> list[str]:
+    found = [marker for marker in IN_BAND_ERRORS if marker in output]
+    return found + ERROR_BODY.findall(output)
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ def test_example_runs(block: Block, swarm, workdir, user_env, capsys, monkeypatc
         code = localized(block.code, swarm)
         exec(compile(code, f"{block.id} (python example)", "exec"), {"__name__": "example"})
         shown = capsys.readouterr().out
-        assert not [marker for marker in IN_BAND_ERRORS if marker in shown], shown
+        assert not failures(shown), shown
         return
     code = shell_localized(block.code, swarm)
     if block.mode == "check":
@@ -169,4 +177,4 @@ def test_example_runs(block: Block, swarm, workdir, user_env, capsys, monkeypatc
     assert ran.returncode == 0, (
         f"{block.id} failed:\n{code}\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
     )
-    assert not [marker for marker in IN_BAND_ERRORS if marker in ran.stdout], ran.stdout
+    assert not failures(ran.stdout), ran.stdout
