@@ -10,7 +10,7 @@ from conclave.gateway.mcp.settings import McpSettings
 from conclave.gateway.settings import GatewaySettings
 from conclave.leader.settings import LeaderSettings, ParticipantConfig
 from conclave.services.settings import AgentSettings, ModelEntry
-from conclave.settings_fields import MACHINE_DEFAULTS, default_text, env_name
+from conclave.settings_fields import MACHINE_DEFAULTS, default_text, env_name, flag_name
 from conclave.startup import EXIT_CODE_MEANINGS
 from conclave.swarm_security import SwarmClientSettings
 
@@ -54,15 +54,17 @@ def _default(name: str, field: FieldInfo) -> str:
 def _table(cls: type[BaseModel]) -> list[str]:
     settings = env_name(cls, "x") is not None
     head = (
-        "| setting | env | type | default | meaning |"
+        "| setting | flag | env | type | default | meaning |"
         if settings
         else "| key | type | default | meaning |"
     )
-    rule = "|---|---|---|---|---|" if settings else "|---|---|---|---|"
+    rule = "|---|---|---|---|---|---|" if settings else "|---|---|---|---|"
     rows = [head, rule]
     for name, field in cls.model_fields.items():
         cells = [f"`{name}`"]
         if settings:
+            flag = flag_name(name, field)
+            cells.append(f"`{flag}`" if flag else "config/env only")
             cells.append(f"`{env_name(cls, name)}`")
         cells += [
             _type(field),
@@ -83,7 +85,11 @@ def render() -> str:
         "environment variables (prefix below; lists are comma-separated), its config file",
         "(YAML or TOML, named by `--config` or the `CONFIG_FILE` variable; unknown keys are",
         'refused with a suggestion), then the defaults. Defaults marked "from the hardware"',
-        "come from `conclave doctor`'s detection.",
+        "come from `conclave doctor`'s detection. A setting whose *flag* says",
+        '"config/env only" holds entries that do not fit a command line: give them in the',
+        "config file (or as JSON in the environment variable). `config_file` is also",
+        "`--config`. `conclave up` has flags of its own (`conclave up --help`); the",
+        "other settings of the services it starts come from their environment variables.",
         "",
     ]
     for title, command, cls in DEPLOYABLES:

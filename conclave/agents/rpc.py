@@ -80,6 +80,14 @@ class AgentClients:
         except grpc.aio.AioRpcError as error:
             raise _failed(address, error) from None
 
+    async def models(self, address: str, *, timeout: float = 3.0) -> list[pb.ModelInfo]:
+        """Every model the agent serves (ListModels), loaded or on demand."""
+        try:
+            reply = await self._stub(address).ListModels(pb.ListModelsRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise _failed(address, error) from None
+        return list(reply.models)
+
     async def embed(
         self, address: str, texts: Sequence[str], *, timeout: float = 30.0
     ) -> Embeddings:

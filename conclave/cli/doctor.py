@@ -10,7 +10,7 @@ from rich.table import Table
 
 from conclave.services.bundled import BundledModelReport, bundled_reports
 from conclave.services.hardware import HardwareReport, SystemView, detect_hardware
-from conclave.services.recommend import Recommendation, recommend
+from conclave.services.recommend import MODELS_DIR, Recommendation, recommend
 
 GiB = 1024**3
 
@@ -50,9 +50,15 @@ def _hardware_table(hw: HardwareReport) -> Table:
 def _recommendation_table(rec: Recommendation) -> Table:
     table = Table(title="Recommendation", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # a URL is folded, never cut short
     bundled = " (bundled, no download)" if rec.bundled else ""
     table.add_row("Model", f"{rec.model_name} {rec.quantization}{bundled}")
+    table.add_row("File", rec.file_name)
+    if rec.download_url:
+        table.add_row(
+            "Get it", f"curl -L --create-dirs -o {MODELS_DIR}/{rec.file_name} {rec.download_url}"
+        )
+    table.add_row("Serve it", rec.serve_command)
     table.add_row("Parameters", rec.parameters)
     table.add_row("Model size", f"~{_gib(rec.approx_model_bytes)}")
     table.add_row("Slots", f"{rec.slots} × {rec.context_per_slot} tokens")

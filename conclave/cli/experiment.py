@@ -35,7 +35,12 @@ def add_experiment_parser(subparsers: argparse._SubParsersAction) -> argparse.Ar
     run.add_argument(
         "--retry-failed", action="store_true", help="ask again rounds that ended undecided"
     )
-    run.add_argument("--check", action="store_true", help="check the config, print the plan")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="check the config (and, with a leader address, the cells against that leader), "
+        "print the plan; no round runs",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -55,6 +60,7 @@ def run_experiment(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from conclave.cli.logs import configure_logging
+    from conclave.errors import ConclaveError
     from conclave.experiments.config import load_experiment
     from conclave.experiments.errors import ConfigError, ExperimentAborted
     from conclave.experiments.progress import NoProgress, RichProgress
@@ -76,7 +82,17 @@ def _run(args: argparse.Namespace) -> int:
         f" → {out_dir}"
     )
     if args.check:
-        console.print(f"config OK. {plan}")
+        if experiment.leader:
+            try:
+                _check_with_leader(experiment)
+            except ConfigError as error:
+                sys.stderr.write(f"conclave experiment: {error}\n")
+                return EXIT_CONFIG
+            except ConclaveError as error:
+                sys.stderr.write(f"conclave experiment: leader: {error}\n")
+                return EXIT_INCOMPLETE
+        checked = f" (and with the leader at {experiment.leader})" if experiment.leader else ""
+        console.print(f"config OK{checked}. {plan}")
         for cell in experiment.cells:
             console.print(f"  {cell.id}  ({cell.source}: {cell.strategy}/{cell.method})")
         return 0
@@ -116,6 +132,21 @@ def _run(args: argparse.Namespace) -> int:
     if report.errors:
         sys.stderr.write("errors:\n" + "\n".join(f"  {e}" for e in report.errors[:10]) + "\n")
     return 0 if report.complete else EXIT_INCOMPLETE
+
+
+def _check_with_leader(experiment) -> None:
+    """The run's own checks against a live leader (participants, counts, aggregator),
+    without asking a round: what `make experiment ... ARGS="--leader H:P"` would meet."""
+    from conclave.experiments.preflight import preflight
+    from conclave.experiments.runner import CONNECT_TIMEOUT_S
+    from conclave.leader.client import LeaderClientSync
+
+    leader = LeaderClientSync(experiment.leader)
+    try:
+        leader.wait_ready(CONNECT_TIMEOUT_S)
+        preflight(experiment, leader.list_agents, leader=leader.address)
+    finally:
+        leader.close()
 
 
 @contextlib.contextmanager

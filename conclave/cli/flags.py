@@ -12,26 +12,13 @@ is not passed on, so it never overrides the environment or the config file.
 from __future__ import annotations
 
 import argparse
-import types
-import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from conclave.settings_fields import default_text, env_name
-
-# type -> (how argparse reads it, how help names it); pydantic turns text into a Path or a
-# secret.
-_SCALARS: dict[type, tuple[Any, str]] = {
-    str: (str, "TEXT"),
-    int: (int, "N"),
-    float: (float, "NUM"),
-    Path: (str, "PATH"),
-    SecretStr: (str, "SECRET"),
-}
+from conclave.settings_fields import default_text, env_name, flag_name, flag_options
 
 
 def add_settings_flags(
@@ -43,14 +30,14 @@ def add_settings_flags(
     """One flag per field of `settings` that a command line can hold; `aliases` adds
     spellings (e.g. `config_file`: `--config`)."""
     for name, field in settings.model_fields.items():
-        options = _options(field.annotation)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if extra.get("flag") is False:
             _refuse_flag(parser, settings, name)
             continue
+        options = flag_options(field.annotation)
         if options is None:
             continue
-        flags = [f"--{name.replace('_', '-')}", *(aliases or {}).get(name, ())]
+        flags = [flag_name(name, field), *(aliases or {}).get(name, ())]
         parser.add_argument(
             *flags,
             dest=name,
@@ -86,34 +73,6 @@ def _refuse_flag(parser: argparse.ArgumentParser, settings: type[BaseModel], nam
 def given_settings(settings: type[BaseModel], args: argparse.Namespace) -> dict[str, Any]:
     """The fields of `settings` that were given as flags."""
     return {name: getattr(args, name) for name in settings.model_fields if hasattr(args, name)}
-
-
-def _options(annotation: Any) -> dict[str, Any] | None:
-    """argparse options for a field's type; None when it does not fit a command line."""
-    kinds = [a for a in _members(annotation) if a is not type(None)]
-    if len(kinds) != 1:
-        return None
-    kind = kinds[0]
-    if kind is bool:
-        return {"action": argparse.BooleanOptionalAction}
-    if typing.get_origin(kind) is Literal:
-        return {"choices": list(typing.get_args(kind))}
-    if typing.get_origin(kind) is list and typing.get_args(kind) == (str,):
-        return {"type": _comma_list, "metavar": "A,B,..."}
-    if kind in _SCALARS:
-        read, metavar = _SCALARS[kind]
-        return {"type": read, "metavar": metavar}
-    return None
-
-
-def _members(annotation: Any) -> tuple[Any, ...]:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return typing.get_args(annotation)
-    return (annotation,)
-
-
-def _comma_list(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _help(settings: type[BaseModel], name: str, field: FieldInfo) -> str:

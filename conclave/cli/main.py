@@ -46,6 +46,17 @@ def _address(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(_address(a.strip()) for a in text.split(",") if a.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conclave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"conclave {__version__}")
@@ -89,7 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_flags(mcp, McpSettings, aliases=SETTINGS_ALIASES)
 
     up = commands.add_parser("up", help="the whole local swarm: agents, leader, gateway")
-    up.add_argument("--agents", type=int, default=1, help="agent services (model copies)")
+    up.add_argument(
+        "--agents",
+        type=_count,
+        default=1,
+        help="agent services started here (model copies); 0 with --agents-at: only those",
+    )
+    up.add_argument(
+        "--agents-at",
+        type=_addresses,
+        default=(),
+        metavar="HOST:PORT,...",
+        help="agent services already running elsewhere (another PC, a Pi blade) to join, "
+        "each with the same voices as a local agent",
+    )
+    up.add_argument(
+        "--discover",
+        action="store_true",
+        help="also join the agent services that announce themselves on the LAN (zeroconf), "
+        "as they come and go",
+    )
+    up.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address every service binds (default 127.0.0.1, this machine only; "
+        "0.0.0.0 serves the LAN)",
+    )
     up.add_argument(
         "--participants-per-agent",
         type=int,
@@ -104,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=50051,
         help="first agent's gRPC port (the next agents count up; 0 = any free)",
     )
-    up.add_argument("--model", help="GGUF for the agents (default: the bundled model)")
+    up.add_argument(
+        "--model",
+        help="GGUF file the local agents serve instead of the bundled models "
+        "(docs/rack.md: a bigger model)",
+    )
     up.add_argument(
         "--voice-models",
         help="comma-separated model ids the voices of each agent ask for, in turn "

@@ -26,12 +26,15 @@ from conclave.swarm_security import (
 def instructions(swarm: LocalSwarm) -> str:
     url = swarm.gateway_url
     leader = swarm.leader.address if swarm.leader else ""
-    agents = ", ".join(a.address for a in swarm.agents)
+    agents = ", ".join(
+        [f"{a.address} (here)" for a in swarm.agents] + [r.address for r in swarm.remote]
+    )
+    services = len(swarm.agents) + len(swarm.remote)
     voices = swarm.voices()
     listed = "\n".join(f"  {name:20s}  {model}" for name, model in voices)
     temperature = swarm.plan.temperature
     return f"""
-Conclave is up: {len(voices)} voices on {len(swarm.agents)} agent service(s), \
+Conclave is up: {len(voices)} voices on {services} agent service(s), \
 temperature {temperature} unless a request sets one.
 {listed}
   gateway (OpenAI API)  {url}/v1      models: {url}/v1/models   health: {url}/health
@@ -121,6 +124,9 @@ def run_up(args: argparse.Namespace) -> int:
     plan = SwarmPlan(
         swarm_token=token,
         agents=args.agents,
+        remote_agents=args.agents_at,
+        discover=args.discover,
+        host=args.host,
         participants_per_agent=args.participants_per_agent,
         gateway_port=args.port,
         leader_port=args.leader_port,

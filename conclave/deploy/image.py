@@ -122,35 +122,52 @@ def build_images(options: BuildOptions) -> list[BuiltImage]:
 
     with tempfile.TemporaryDirectory(prefix="conclave-image-") as scratch:
         payload = _payload(options, assets, Path(scratch))
+        if base.suffix not in COMPRESSED:
+            # Read in place: a base that cannot take the blade files is refused before
+            # anything is copied (a Pi image is several GB).
+            _check_room(base, _boot_partition(base, options.partition), payload)
         for out in outs:
             out.parent.mkdir(parents=True, exist_ok=True)
-        log.info("copying base image %s to %s", base, outs[0])
-        _materialize(base, outs[0])
-        partition = _boot_partition(outs[0], options.partition)
-        _check_room(outs[0], partition, payload)
-        for out in outs[1:]:
-            shutil.copyfile(outs[0], out)
-        built = []
-        for name, out in zip(names, outs, strict=True):
-            config = BladeConfig(
-                name=name,
-                wheelhouse=payload.wheelhouse,
-                model_file=payload.model_file,
-                memory_max=options.memory_max,
-                agent_env=options.agent_env,
-                swarm=swarm_kit.BLADE_SWARM_DIR if options.swarm_dir is not None else "",
+        try:
+            return _write_images(options, names, outs, payload, Path(scratch))
+        except BaseException:
+            # Nothing half-written: an image that failed (a compressed base too full, a
+            # write error, Ctrl-C) is not left behind looking like a blade's.
+            for out in outs:
+                out.unlink(missing_ok=True)
+            raise
+
+
+def _write_images(
+    options: BuildOptions, names: list[str], outs: list[Path], payload: _Payload, scratch: Path
+) -> list[BuiltImage]:
+    log.info("copying base image %s to %s", options.base, outs[0])
+    _materialize(options.base, outs[0])
+    partition = _boot_partition(outs[0], options.partition)
+    _check_room(outs[0], partition, payload)
+    for out in outs[1:]:
+        shutil.copyfile(outs[0], out)
+    built = []
+    for name, out in zip(names, outs, strict=True):
+        config = BladeConfig(
+            name=name,
+            wheelhouse=payload.wheelhouse,
+            model_file=payload.model_file,
+            memory_max=options.memory_max,
+            agent_env=options.agent_env,
+            swarm=swarm_kit.BLADE_SWARM_DIR if options.swarm_dir is not None else "",
+        )
+        swarm = (
+            swarm_kit.blade_files(
+                options.swarm_dir, name, scratch / f"{name}-swarm", tls=options.swarm_tls
             )
-            swarm = (
-                swarm_kit.blade_files(
-                    options.swarm_dir, name, Path(scratch) / f"{name}-swarm", tls=options.swarm_tls
-                )
-                if options.swarm_dir is not None
-                else []
-            )
-            files = _write_blade(out, partition, payload, config, Path(scratch) / name, swarm)
-            log.info("wrote %s for %s", out, name)
-            built.append(BuiltImage(name, out, partition, files))
-        return built
+            if options.swarm_dir is not None
+            else []
+        )
+        files = _write_blade(out, partition, payload, config, scratch / name, swarm)
+        log.info("wrote %s for %s", out, name)
+        built.append(BuiltImage(name, out, partition, files))
+    return built
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -282,9 +299,12 @@ def _ssh_key(path: Path) -> str:
     return text + "\n"
 
 
+COMPRESSED = {".xz": lzma.open, ".gz": gzip.open}
+
+
 def _materialize(base: Path, out: Path) -> None:
     """Copy, or decompress an .xz/.gz base (as Raspberry Pi OS and Ubuntu ship them)."""
-    opener = {".xz": lzma.open, ".gz": gzip.open}.get(base.suffix)
+    opener = COMPRESSED.get(base.suffix)
     if opener is None:
         shutil.copyfile(base, out)
         return

@@ -2,7 +2,8 @@
 
 Types and unknown keys are pydantic's job (`schema`, `extra="forbid"` everywhere); names
 the leader would reject (strategy, method, params knobs, personas), the dataset and the cell
-plan are checked here. Every problem is reported at once, each at its key path, e.g.
+plan are checked here, once the shape is right. Each pass reports every problem it finds
+at once, each at its key path, e.g.
 `strategies[1].params.critique_rounds: must be between 0 and 8, got 12`.
 """
 
@@ -146,7 +147,14 @@ def _check_variant(config: ExperimentConfig, spec: StrategySpec, at: str) -> lis
             issues.append(Issue(key(f"params.{name}"), message))
     if spec.strategy == "moa" and (config.quorum or 1) > 1:
         issues.append(Issue(key("strategy"), "moa decides by one aggregator: quorum must be 1"))
-    if spec.participants and config.agent_counts:
+    if spec.participants and spec.voices and spec.voices > len(spec.participants):
+        issues.append(
+            Issue(
+                key("voices"),
+                f"asks for {spec.voices} of the {len(spec.participants)} participants named",
+            )
+        )
+    if spec.participants and config.agent_counts and not spec.voices:
         too_many = [n for n in config.agent_counts if n > len(spec.participants)]
         if too_many:
             issues.append(

@@ -113,10 +113,12 @@ def cells_of(config: ExperimentConfig) -> list[Cell]:
         for point in sweep_points(spec):
             variant = apply_point(spec, point)
             name = variant_id(spec, point)
-            for count in config.agent_counts or [None]:
+            # An entry's own `voices` is its one count: named by the entry, not per count.
+            counts = [variant.voices] if variant.voices else (config.agent_counts or [None])
+            for count in counts:
                 cells.append(
                     Cell(
-                        id=name if count is None else f"{name}-n{count}",
+                        id=name if count is None or variant.voices else f"{name}-n{count}",
                         source=f"strategies[{i}]",
                         strategy=variant.strategy,
                         method=variant.method,

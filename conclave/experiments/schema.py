@@ -70,6 +70,13 @@ class StrategySpec(_Strict):
     participants: list[StrictStr] | None = Field(
         None, min_length=1, description="Participant names; default: the leader's."
     )
+    voices: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="The first N of `participants` (or of the leader's), e.g. 1 for one "
+        "model alone, without naming it; this entry is then not repeated per agent_counts.",
+    )
     max_tokens: int | None = Field(None, ge=1, le=8192, description="Overrides the top level.")
     temperature: float | None = Field(None, ge=0, le=2, description="Overrides the top level.")
     sweep: dict[str, list[Param]] = Field(

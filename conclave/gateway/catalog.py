@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conclave.errors import NotFound
+from conclave.leader.strategies import moa, parallel, round_robin
 
 AGENT_PREFIX = "agent/"
 
@@ -33,16 +34,19 @@ STRATEGY_MODELS: tuple[StrategyModel, ...] = (
         "conclave-parallel",
         "parallel",
         "answers, then critique turns where everyone revises at once, then a vote",
-        {"method": "majority", "critique_rounds": "1"},
+        {"method": "majority", **parallel.DEFAULTS},
     ),
     StrategyModel(
         "conclave-round-robin",
         "round_robin",
         "a critique chain, one participant after another, then a vote",
-        {"method": "majority"},
+        {"method": "majority", **round_robin.DEFAULTS},
     ),
     StrategyModel(
-        "conclave-moa", "moa", "proposers in parallel, one aggregator synthesizes", {"layers": "1"}
+        "conclave-moa",
+        "moa",
+        "proposers in parallel, one aggregator synthesizes",
+        dict(moa.DEFAULTS),
     ),
 )
 

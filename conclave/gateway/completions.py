@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from conclave.errors import ConclaveError, InvalidRequest, Unavailable
 from conclave.gateway import structured
@@ -34,7 +34,9 @@ from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, RoundRecord, RoundSpec
 from conclave.redact import secrets_in
 
+T = TypeVar("T")
 MAX_STOP = 8
+KEEPALIVE_COMMENT = ": keep-alive\n\n"  # an SSE comment: clients skip it, proxies see life
 FINISH = {"stop": "stop", "length": "length"}
 
 
@@ -277,7 +279,8 @@ class CompletionService:
         (busy agents: 429, bad request: 400) is still a plain HTTP error: a client never
         gets a 200 stream that then fails for a reason known up front."""
         round_id, items = await self.open_round(round_spec(request, target, messages, form))
-        return round_id, self._sse(kind, request, target, round_id, items, live=not form.shaped)
+        lines = self._sse(kind, request, target, round_id, items, live=not form.shaped)
+        return round_id, keep_alive(lines, self._settings.keepalive_s, KEEPALIVE_COMMENT)
 
     async def open_round(self, spec: RoundSpec) -> tuple[str, AsyncIterator[RoundEvent]]:
         """Starts the round; returns its id and all its events (RoundStarted first) once some
@@ -345,14 +348,13 @@ class CompletionService:
 
         try:
             decided = None
-            async for item in with_keepalive(items, self._settings.keepalive_s):
-                if item is None:
-                    yield ": keep-alive\n\n"  # a vote is running; nothing to say yet
-                elif isinstance(item, CandidateText) and direct and live and item.turn == 0:
-                    if item.sample_index < request.n and item.text:
-                        yield chunk(item.sample_index, item.text, None)
-                elif isinstance(item, RoundDecided):
-                    decided = item.record
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    if isinstance(item, CandidateText) and direct and live and item.turn == 0:
+                        if item.sample_index < request.n and item.text:
+                            yield chunk(item.sample_index, item.text, None)
+                    elif isinstance(item, RoundDecided):
+                        decided = item.record
             assert decided is not None  # run_round ends with the decided round or raises
             self._metrics.round_done(decided)
             picked = choices(decided, n=request.n, direct=direct)
@@ -402,9 +404,16 @@ def _data(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def with_keepalive(
-    items: AsyncIterator[RoundEvent], every_s: float
-) -> AsyncIterator[RoundEvent | None]:
+async def keep_alive(lines: AsyncIterator[str], every_s: float, comment: str) -> AsyncIterator[str]:
+    """The stream's lines, and `comment` whenever `every_s` passes without a line *sent*.
+    The timer runs on what the client receives, not on the round's events: a strategy
+    stream drops the participants' token pieces, and those must not count as signs of
+    life to a proxy with an idle timeout (a 13 s debate once sent nothing for 13 s)."""
+    async for line in with_keepalive(lines, every_s):
+        yield comment if line is None else line
+
+
+async def with_keepalive(items: AsyncIterator[T], every_s: float) -> AsyncIterator[T | None]:
     """Yields the items, and None whenever `every_s` passes without one."""
     pending = asyncio.ensure_future(anext(items))
     try:

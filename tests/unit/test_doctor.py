@@ -42,6 +42,15 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert hardware["temperature_c"] == 81.65
     recommendation = report["recommendation"]
     assert recommendation["model_name"] == "Llama-3.2-3B-Instruct"
+    # The exact file, where it is published, and the command that serves it.
+    assert recommendation["file_name"] == "Llama-3.2-3B-Instruct-Q6_K.gguf"
+    assert recommendation["download_url"] == (
+        "https://huggingface.co/bartowski/Llama-3.2-3B-Instruct-GGUF/resolve/main/"
+        "Llama-3.2-3B-Instruct-Q6_K.gguf"
+    )
+    assert recommendation["serve_command"] == (
+        "conclave up --model ~/models/Llama-3.2-3B-Instruct-Q6_K.gguf"
+    )
     assert recommendation["threads"] == 4
     assert 1 <= recommendation["slots"] <= 8
 
@@ -61,5 +70,8 @@ def test_table_output() -> None:
         "Bundled models",
         "completion",
         "smollm2-135m-instruct",
+        # The file to get and the command that serves it, ready to paste.
+        "Qwen2.5-14B-Instruct-Q4_K_M.gguf",
+        "conclave up --model ~/models/Qwen2.5-14B-Instruct-Q4_K_M.gguf",
     ):
         assert expected in text

@@ -78,6 +78,28 @@ def test_sweeps_and_agent_counts_multiply_cells(tmp_path):
     assert exp.cells[2].samples == 3
 
 
+def test_an_entrys_voices_pick_the_first_n_without_names(tmp_path):
+    config = base(
+        strategies=[{"id": "single", "strategy": "vote", "voices": 1}, {"strategy": "vote"}],
+        agent_counts=[1, 3],
+    )
+    exp = load_experiment(write(tmp_path, config))
+    # `voices` is the entry's one count: not repeated, not renamed, per agent_counts.
+    assert [(c.id, c.agent_count) for c in exp.cells] == [
+        ("single", 1),
+        ("vote-n1", 1),
+        ("vote-n3", 3),
+    ]
+    assert exp.cells[0].participants is None  # the leader's, whatever their names
+
+
+def test_voices_beyond_the_named_participants_are_refused(tmp_path):
+    config = base(strategies=[{"strategy": "vote", "participants": ["a", "b"], "voices": 3}])
+    assert problems(tmp_path, config) == [
+        "strategies[0].voices: asks for 3 of the 2 participants named"
+    ]
+
+
 def test_params_reach_the_leader_as_strings(tmp_path):
     config = base(
         strategies=[

@@ -10,6 +10,7 @@ Anthropic's in-band `error` event.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from conclave.errors import ConclaveError
 from conclave.gateway.anthropic.errors import anthropic_error
 from conclave.gateway.anthropic.translate import answer_of, message_id, usage_of
 from conclave.gateway.catalog import Target
-from conclave.gateway.completions import CompletionService, extension, with_keepalive
+from conclave.gateway.completions import CompletionService, extension, keep_alive
 from conclave.gateway.door import sse_event
 from conclave.leader.events import CandidateText, RoundDecided, RoundEvent
 
@@ -26,12 +27,23 @@ def _event(payload: dict[str, Any]) -> str:
     return sse_event(payload["type"], payload)
 
 
-async def message_events(
+def message_events(
     service: CompletionService,
     target: Target,
     round_id: str,
     items: AsyncIterator[RoundEvent],
     keepalive_s: float,
+) -> AsyncIterator[str]:
+    """The stream, with a `ping` whenever `keepalive_s` passes without an event sent."""
+    events = _message_events(service, target, round_id, items)
+    return keep_alive(events, keepalive_s, _event({"type": "ping"}))
+
+
+async def _message_events(
+    service: CompletionService,
+    target: Target,
+    round_id: str,
+    items: AsyncIterator[RoundEvent],
 ) -> AsyncIterator[str]:
     direct = target.participant is not None
     yield _event(
@@ -56,14 +68,13 @@ async def message_events(
     )
     try:
         decided = None
-        async for item in with_keepalive(items, keepalive_s):
-            if item is None:
-                yield _event({"type": "ping"})
-            elif isinstance(item, CandidateText) and direct:
-                if item.turn == 0 and item.sample_index == 0 and item.text:
-                    yield _delta(item.text)
-            elif isinstance(item, RoundDecided):
-                decided = item.record
+        async with contextlib.aclosing(items):
+            async for item in items:
+                if isinstance(item, CandidateText) and direct:
+                    if item.turn == 0 and item.sample_index == 0 and item.text:
+                        yield _delta(item.text)
+                elif isinstance(item, RoundDecided):
+                    decided = item.record
         assert decided is not None  # run_round ends with the decided round or raises
         service.round_done(decided)
         text, stop_reason = answer_of(decided, target)

@@ -13,13 +13,14 @@ has opened is the API's in-band `error` event.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from conclave.errors import ConclaveError
-from conclave.gateway.completions import CompletionService, with_keepalive
+from conclave.gateway.completions import KEEPALIVE_COMMENT, CompletionService, keep_alive
 from conclave.gateway.door import sse_event
 from conclave.gateway.errors import body as openai_error
 from conclave.gateway.responses.translate import (
@@ -38,7 +39,7 @@ FINAL_EVENTS = {
 }
 
 
-async def response_events(
+def response_events(
     service: CompletionService,
     spec: RoundSpec,
     round_id: str,
@@ -46,6 +47,19 @@ async def response_events(
     *,
     direct: bool,
     keepalive_s: float,
+) -> AsyncIterator[str]:
+    """The stream, with an SSE comment whenever `keepalive_s` passes without an event sent."""
+    events = _response_events(service, spec, round_id, items, direct=direct)
+    return keep_alive(events, keepalive_s, KEEPALIVE_COMMENT)
+
+
+async def _response_events(
+    service: CompletionService,
+    spec: RoundSpec,
+    round_id: str,
+    items: AsyncIterator[RoundEvent],
+    *,
+    direct: bool,
 ) -> AsyncIterator[str]:
     numbers = itertools.count()
 
@@ -65,14 +79,15 @@ async def response_events(
     yield event("response.content_part.added", part=output_text(""), **where)
     try:
         decided = None
-        async for item in with_keepalive(items, keepalive_s):
-            if item is None:
-                yield ": keep-alive\n\n"  # a vote is running; nothing to say yet
-            elif isinstance(item, CandidateText) and direct:
-                if item.turn == 0 and item.sample_index == 0 and item.text:
-                    yield event("response.output_text.delta", delta=item.text, logprobs=[], **where)
-            elif isinstance(item, RoundDecided):
-                decided = item.record
+        async with contextlib.aclosing(items):
+            async for item in items:
+                if isinstance(item, CandidateText) and direct:
+                    if item.turn == 0 and item.sample_index == 0 and item.text:
+                        yield event(
+                            "response.output_text.delta", delta=item.text, logprobs=[], **where
+                        )
+                elif isinstance(item, RoundDecided):
+                    decided = item.record
         assert decided is not None  # run_round ends with the decided round or raises
         service.round_done(decided)
         body = response_body(decided)

@@ -29,12 +29,16 @@ log = logging.getLogger(__name__)
 
 NAME = "moa"
 MAX_LAYERS = 4
+DEFAULT_LAYERS = 1
+# The knobs a round that sets none gets, as the wire writes them (GET /v1/models shows
+# them); the aggregator's default, the round's first participant, has no fixed value.
+DEFAULTS = {"layers": str(DEFAULT_LAYERS)}
 
 
 class MixtureOfAgentsStrategy(ConversationStrategy):
     def plan(self, ctx: RoundContext) -> TeamPlan:
         params = ctx.request.params
-        layers = int_param(params, "layers", default=1, low=1, high=MAX_LAYERS)
+        layers = int_param(params, "layers", default=DEFAULT_LAYERS, low=1, high=MAX_LAYERS)
         names = [p.name for p in ctx.participants]
         aggregator = params.get("aggregator") or names[0]
         if aggregator not in names:

@@ -19,13 +19,26 @@ from conclave.leader.types import Candidate
 
 NAME = "parallel"
 MAX_CRITIQUE_ROUNDS = 8
+DEFAULT_CRITIQUE_ROUNDS = 1
+DEFAULT_STOP_ON_AGREEMENT = True
+# The knobs a round that sets none gets, as the wire writes them (GET /v1/models shows them).
+DEFAULTS = {
+    "critique_rounds": str(DEFAULT_CRITIQUE_ROUNDS),
+    "stop_on_agreement": str(DEFAULT_STOP_ON_AGREEMENT).lower(),
+}
 
 
 class ParallelStrategy(ConversationStrategy):
     def plan(self, ctx: RoundContext) -> TeamPlan:
         params = ctx.request.params
-        rounds = int_param(params, "critique_rounds", default=1, low=0, high=MAX_CRITIQUE_ROUNDS)
-        stop = bool_param(params, "stop_on_agreement", default=True)
+        rounds = int_param(
+            params,
+            "critique_rounds",
+            default=DEFAULT_CRITIQUE_ROUNDS,
+            low=0,
+            high=MAX_CRITIQUE_ROUNDS,
+        )
+        stop = bool_param(params, "stop_on_agreement", default=DEFAULT_STOP_ON_AGREEMENT)
 
         def team(members: list[ConclaveParticipant]) -> ConcurrentGroupChat:
             termination = (

@@ -21,12 +21,19 @@ from conclave.leader.strategies.params import int_param
 
 NAME = "round_robin"
 MAX_CRITIQUE_ROUNDS = 8
+DEFAULT_CRITIQUE_ROUNDS = 1
+# The knobs a round that sets none gets, as the wire writes them (GET /v1/models shows them).
+DEFAULTS = {"critique_rounds": str(DEFAULT_CRITIQUE_ROUNDS)}
 
 
 class RoundRobinStrategy(ConversationStrategy):
     def plan(self, ctx: RoundContext) -> TeamPlan:
         rounds = int_param(
-            ctx.request.params, "critique_rounds", default=1, low=0, high=MAX_CRITIQUE_ROUNDS
+            ctx.request.params,
+            "critique_rounds",
+            default=DEFAULT_CRITIQUE_ROUNDS,
+            low=0,
+            high=MAX_CRITIQUE_ROUNDS,
         )
 
         def team(members: list[ConclaveParticipant]) -> RoundRobinGroupChat:
