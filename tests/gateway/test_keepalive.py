@@ -33,7 +33,7 @@ DOORS = {
 
 @pytest.fixture(scope="module")
 def chatty_gateway():
-    settings = GatewaySettings(host="127.0.0.1", port=0, leader="fake:0", keepalive_s=KEEPALIVE_S)
+    settings = GatewaySettings(host="127.0.0.1", port=0, leader="fake:1", keepalive_s=KEEPALIVE_S)
     app = create_app(settings, leader=ChattyLeader(), agents=FakeAgents())
     with RunningGateway(settings, app=app) as running:
         yield running
