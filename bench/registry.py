@@ -46,6 +46,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             "answer accuracy: one voice vs votes, critique, moa, judge; both bundled models",
         ),
         Benchmark(
+            "quality_formats",
+            "bench.quality_formats",
+            "answers under a schema: free text vs constrained vs reason first (default voices)",
+        ),
+        Benchmark(
             "leader_overhead",
             "bench.leader_overhead",
             "round wall time minus the slowest participant's own generation",
