@@ -64,7 +64,7 @@ def test_work_that_cannot_finish_before_its_deadline_is_refused_at_once(stub):
             list(stub.Generate(short, timeout=3))
         # Refused up front, not left to wait out its deadline (DEADLINE_EXCEEDED).
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "in time" in refused.value.details()
+        assert "in time" in refused.value.details(), refused.value.details()
         hint = dict(refused.value.trailing_metadata())["retry-after-s"]
         assert float(hint) >= 1
         assert _refused(stub) == before + 1

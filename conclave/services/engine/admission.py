@@ -17,6 +17,7 @@ and finish, from what it measures:
 
 Slots free as the sequences in them finish, and queued jobs take them in FIFO order (as
 the scheduler admits them); the estimate replays that. Pure: no clock, no lock, no model.
+The scheduler admits a job expected to finish within ADMISSION_MARGIN of its deadline.
 """
 
 from __future__ import annotations

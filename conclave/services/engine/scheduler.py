@@ -76,6 +76,12 @@ log = logging.getLogger(__name__)
 
 EmitFn = Callable[[GenerationEvent | ConclaveError], None]
 
+# A queued request is admitted only if it is expected to finish within this share of its
+# deadline: the estimate runs on averages while the machine's load changes, and a caller
+# may give up before its RPC deadline (the leader gives a voice's call 5 s more than the
+# voice's own timeout, so that its timeout fires first).
+ADMISSION_MARGIN = 0.75
+
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
@@ -288,12 +294,12 @@ class BatchScheduler:
         guess = estimate(
             slots=self._config.slots, running=running, queued=waiting, job=work(job), step_s=step_s
         )
-        if guess.finish_s > deadline_s:
+        if guess.finish_s > deadline_s * ADMISSION_MARGIN:
             raise Overloaded(
                 f"too busy to answer in time: this request would start in about "
-                f"{guess.start_s:.0f} s and finish in about {guess.finish_s:.0f} s, after "
-                f"the caller's deadline ({deadline_s:.0f} s); retry later",
-                retry_after_s=max(1.0, math.ceil(guess.finish_s - deadline_s)),
+                f"{guess.start_s:.0f} s and finish in about {guess.finish_s:.0f} s, too "
+                f"close to the caller's deadline ({deadline_s:.0f} s); retry later",
+                retry_after_s=max(1.0, math.ceil(guess.finish_s - deadline_s * ADMISSION_MARGIN)),
             )
 
     def _expected_tokens(self, job: Job) -> float:
