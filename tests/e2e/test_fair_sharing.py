@@ -22,6 +22,7 @@ from conclave.v1 import agent_pb2_grpc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
+TOKEN = "fair-sharing-test-token"
 AGENTS_LINE = re.compile(r"agents \(gRPC\)\s+(\S.*\S)\s+\((\d+) decode thread\(s\) each\)")
 
 
@@ -50,7 +51,7 @@ def test_conclave_up_splits_the_cores_between_its_agents(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path), "CONCLAVE_SWARM_TOKEN": TOKEN},
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
@@ -62,7 +63,9 @@ def test_conclave_up_splits_the_cores_between_its_agents(tmp_path):
         for address in addresses:
             with grpc.insecure_channel(address) as channel:
                 info = agent_pb2_grpc.AgentServiceStub(channel).GetInfo(
-                    pb.GetInfoRequest(), timeout=10
+                    pb.GetInfoRequest(),
+                    timeout=10,
+                    metadata=(("authorization", f"Bearer {TOKEN}"),),
                 )
             assert info.threads == expected, address
         proc.send_signal(signal.SIGINT)
