@@ -10,7 +10,8 @@ and finish, from what it measures:
   per step, a prompt chunk of `prefill_chunk` tokens takes about one step), the median
   of the last steps that ran;
 - the work ahead, in steps: the tokens each running sequence is still expected to
-  generate, and each queued job's prefill chunks plus its expected tokens;
+  generate, and each queued job's prefill chunks (of the share of prompt tokens the
+  prefix cache has not been serving) plus its expected tokens;
 - the expected length of a sample: a moving average of the lengths of finished samples,
   capped by the sample's max_tokens (max_tokens alone would refuse most work: replies
   usually stop well before it).

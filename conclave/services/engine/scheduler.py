@@ -285,10 +285,15 @@ class BatchScheduler:
                 left = max(left, 1.0)
             running += [left] * len(active.slots)
 
+        # Which slot a queued prompt will get, and so how much of it is cached, is known
+        # only at admission: take the share of prompt tokens the cache has served so far
+        # (most of a chat prompt is the same demonstrations every time).
+        seen = self.prompt_tokens_cached_total + self.prompt_tokens_prefilled_total
+        uncached = 1.0 - self.prompt_tokens_cached_total / seen if seen else 1.0
+
         def work(j: Job) -> QueuedWork:
-            return QueuedWork(
-                j.request.n, job_steps(len(j.prompt_tokens), chunk, self._expected_tokens(j))
-            )
+            prefill = math.ceil(len(j.prompt_tokens) * uncached)
+            return QueuedWork(j.request.n, job_steps(prefill, chunk, self._expected_tokens(j)))
 
         waiting = [work(j) for j in self._waiting if not j.cancelled]
         guess = estimate(
