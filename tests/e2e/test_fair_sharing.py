@@ -57,7 +57,7 @@ def test_conclave_up_splits_the_cores_between_its_agents(tmp_path):
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     try:
         match = _wait_for_line(lines, AGENTS_LINE, proc, timeout=300)
-        addresses = [a.strip() for a in match.group(1).split(",")]
+        addresses = [a.split()[0] for a in match.group(1).split(",")]  # "HOST:PORT (here)"
         expected = threads_per_agent(detect_hardware(), 2)
         assert int(match.group(2)) == expected and len(addresses) == 2
         for address in addresses:
