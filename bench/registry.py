@@ -61,6 +61,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "grammar compile time; 4 concurrent constrained vs unconstrained streams (tok/s)",
         ),
         Benchmark(
+            "soak",
+            "bench.soak",
+            "32 streaming clients for 2 min on two agents sharing one host: cut streams, "
+            "5xx, refusals, tok/s per agent, RSS growth",
+        ),
+        Benchmark(
             "gateway_latency",
             "bench.gateway_latency",
             "gateway path vs leader direct (added latency); requests/s with 32 clients",

@@ -21,7 +21,9 @@ from conclave.gateway.settings import GatewaySettings
 from conclave.grpc_channels import Channels
 from conclave.leader.server import LeaderServer
 from conclave.leader.settings import LeaderSettings
+from conclave.services.hardware import detect_hardware
 from conclave.services.model_source import SMOLLM2
+from conclave.services.recommend import threads_per_agent
 from conclave.services.server import AgentServer, model_unloadable
 from conclave.services.settings import AgentSettings
 from conclave.startup import check_port_free
@@ -61,6 +63,7 @@ class SwarmPlan:
     voice_models: tuple[str, ...] | None = None
     temperature: float = DEFAULT_TEMPERATURE  # the rounds' default temperature
     slots: int | None = None
+    threads: int | None = None  # decode threads per agent; None: the cores split between them
     db: Path | None = None
     log_level: str = "WARNING"
     # Every gRPC port of the swarm requires it and every member carries it; given to the
@@ -113,6 +116,7 @@ class LocalSwarm:
         self._gateway = None
         self._gateway_task: asyncio.Task | None = None
         self.gateway_url = ""
+        self.threads = 0  # decode threads of each agent, once started
 
     async def start(self) -> None:
         plan = self.plan
@@ -137,6 +141,16 @@ class LocalSwarm:
                 )
             finally:
                 await clients.close()
+        hardware = detect_hardware()
+        # The agents share this machine's cores: each gets its part, not all of them.
+        # (--agents 0: only joined agents, none here to share the cores.)
+        self.threads = plan.threads or threads_per_agent(hardware, max(plan.agents, 1))
+        log.info(
+            "%d agent(s) on %d physical core(s): %d decode thread(s) each",
+            plan.agents,
+            hardware.physical_cores,
+            self.threads,
+        )
         for i in range(plan.agents):
             port = plan.first_agent_port + i if plan.first_agent_port else 0
             settings = AgentSettings(
@@ -145,10 +159,11 @@ class LocalSwarm:
                 name=f"agent-{i + 1}",
                 model=plan.model,
                 slots=plan.slots,
+                threads=self.threads,
                 log_level=plan.log_level,
                 swarm_token=plan.swarm_token,
             )
-            agent = AgentServer(settings)
+            agent = AgentServer(settings, hardware=hardware)
             await agent.start()
             self.agents.append(agent)
         # Models load side by side in worker threads while the leader comes up.

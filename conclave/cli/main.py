@@ -57,6 +57,13 @@ def _addresses(text: str) -> tuple[str, ...]:
     return tuple(_address(a.strip()) for a in text.split(",") if a.strip())
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conclave", description=__doc__)
     parser.add_argument("--version", action="version", version=f"conclave {__version__}")
@@ -157,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/benchmarks.md)",
     )
     up.add_argument("--slots", type=int, help="slots per agent")
+    up.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="decode threads per agent (default: the physical cores split between the agents)",
+    )
     up.add_argument("--db", help="SQLite file of the rounds")
     up.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 

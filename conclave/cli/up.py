@@ -40,7 +40,7 @@ temperature {temperature} unless a request sets one.
   gateway (OpenAI API)  {url}/v1      models: {url}/v1/models   health: {url}/health
   dashboard (browser)   {url}/ui/
   leader (gRPC)         {leader}
-  agents (gRPC)         {agents}
+  agents (gRPC)         {agents}   ({swarm.threads} decode thread(s) each)
 
 Ask the swarm (a majority vote over every voice):
   curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' -d '{{
@@ -137,6 +137,7 @@ def run_up(args: argparse.Namespace) -> int:
         else None,
         **({"temperature": args.temperature} if args.temperature is not None else {}),
         slots=args.slots,
+        threads=args.threads,
         db=Path(args.db) if args.db else None,
         log_level=args.log_level,
     )

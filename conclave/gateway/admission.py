@@ -19,13 +19,22 @@ from conclave.errors import Overloaded
 
 
 class Admission:
-    def __init__(self, limit: int, gauge: Gauge | None = None) -> None:
+    def __init__(
+        self,
+        limit: int,
+        gauge: Gauge | None = None,
+        on_refuse: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_refuse` is told of each refusal (the metrics count them)."""
         self.limit = limit
         self.in_flight = 0
         self._gauge = gauge
+        self._on_refuse = on_refuse
 
     def enter(self) -> None:
         if self.in_flight >= self.limit:
+            if self._on_refuse is not None:
+                self._on_refuse()
             raise Overloaded(f"the gateway is answering {self.limit} requests; retry later")
         self._count(+1)
 

@@ -69,7 +69,11 @@ def create_app(
     agent_clients = agents or AgentClients(channels)
     metrics = Metrics()
     service = CompletionService(leader, settings, metrics)
-    admission = Admission(settings.max_concurrent, metrics.in_flight)
+    admission = Admission(
+        settings.max_concurrent,
+        metrics.in_flight,
+        on_refuse=lambda: metrics.refusal("gateway_full"),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

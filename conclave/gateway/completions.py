@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from conclave.errors import ConclaveError, InvalidRequest, Unavailable
+from conclave.errors import ConclaveError, InvalidRequest, Overloaded, Unavailable
 from conclave.gateway import structured
 from conclave.gateway.catalog import Target
 from conclave.gateway.errors import Shaper, error_body
@@ -260,9 +260,13 @@ class CompletionService:
     ) -> RoundRecord:
         """Runs the round to its decision (every door's whole answer), counted in the
         metrics; `on_event` sees each event on the way (MCP's progress notifications)."""
-        decided = await self._leader.decide(
-            spec, timeout=self._settings.request_timeout_s, on_event=on_event
-        )
+        try:
+            decided = await self._leader.decide(
+                spec, timeout=self._settings.request_timeout_s, on_event=on_event
+            )
+        except Overloaded:
+            self._metrics.refusal("agents_busy")
+            raise
         self._metrics.round_done(decided)
         return decided
 
@@ -294,8 +298,10 @@ class CompletionService:
             early: list[RoundEvent] = []
             while not early or not isinstance(early[-1], CandidateText | RoundDecided):
                 early.append(await anext(items))
-        except BaseException:
+        except BaseException as error:
             await items.aclose()
+            if isinstance(error, Overloaded):
+                self._metrics.refusal("agents_busy")
             raise
         return first.round_id, _prepend([first, *early], items)
 

@@ -48,6 +48,14 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.refused = Counter(
+            "conclave_gateway_refused",
+            "Requests refused with 429 and Retry-After, by reason: gateway_full (its "
+            "max_concurrent) or agents_busy (every voice too busy to answer in time). "
+            "Refusals are not stored as rounds.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "conclave_gateway_in_flight", "Requests being answered", registry=self.registry
         )
@@ -60,6 +68,9 @@ class Metrics:
 
     def error(self, status: int) -> None:
         self.errors.labels(str(status)).inc()
+
+    def refusal(self, reason: str) -> None:
+        self.refused.labels(reason).inc()
 
     def round_done(self, record: RoundRecord) -> None:
         strategy = record.request.strategy

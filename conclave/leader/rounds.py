@@ -1,8 +1,12 @@
 """A round from request to stored record: strategy turns, the vote, the quorum, the store.
 
 Every round that starts is stored, whatever happens: decided, short of its quorum, or
-failed (a bug, the caller went away). The record is written in one transaction, after
-the outcome is known, so a reader never sees half a round.
+failed (a bug, the caller went away). It is on disk from its start (status running,
+each candidate added as it arrives), so a leader that dies mid-round leaves the round
+and what was heard; the next leader marks it interrupted. The outcome replaces that
+record in one transaction, so a reader sees the round running or whole, never half
+decided. One kind of round is not kept: one every participant refused as busy — that
+is a 429 for the caller to retry (counted in metrics), not a round.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from conclave.leader.early_stop import outcome_settled
 from conclave.leader.events import CandidateDone, RoundDecided, RoundEvent, RoundStarted
 from conclave.leader.fanout import Settled, TurnSpec, fan_out, sampling_for, with_persona
 from conclave.leader.participants import ParticipantRegistry
-from conclave.leader.store import RoundStore
+from conclave.leader.store import RUNNING, RoundStore
 from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, Decision, Participant, RoundRecord, RoundRequest
 from conclave.leader.voting import (
@@ -210,25 +214,38 @@ class RoundRunner:
         )
         created_at = time.time()
         start = time.perf_counter()
+        # On disk before anyone hears its id: a leader that dies from here on leaves it.
+        await self._store.begin_async(self._running(ctx, created_at))
         yield RoundStarted(
             ctx.round_id, request.strategy, request.method, tuple(p.name for p in participants)
         )
         work = asyncio.create_task(self._decide(ctx, strategy))
         saved = False
+        heard = 0
         try:
             while not (work.done() and queue.empty()):
                 getter = asyncio.ensure_future(queue.get())
                 await asyncio.wait({getter, work}, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
-                    yield getter.result()
+                    event = getter.result()
+                    if isinstance(event, CandidateDone):
+                        await self._keep(ctx, heard, event.candidate)
+                        heard += 1
+                    yield event
                 else:
                     getter.cancel()
             decision = work.result()
             record = self._record(ctx, created_at, start, decision)
-            await self._store.save_async(record, answers=self._answers(ctx))
+            error = _quorum_error(record) if record.status == "no_quorum" else None
+            if isinstance(error, Overloaded):
+                # Every voice was busy: a refusal to retry, not a round worth keeping.
+                await self._store.discard_async(ctx.round_id)
+                saved = True
+                raise error
+            await self._store.save_async(record, answers=self._answers(ctx), replace=True)
             saved = True
-            if record.status == "no_quorum":
-                raise _quorum_error(record)
+            if error is not None:
+                raise error
             yield RoundDecided(record)
         finally:
             if not saved:
@@ -237,7 +254,31 @@ class RoundRunner:
                 with contextlib.suppress(BaseException):
                     await work
                 failed = self._record(ctx, created_at, start, None)
-                await asyncio.shield(self._store.save_async(failed, answers=self._answers(ctx)))
+                await asyncio.shield(
+                    self._store.save_async(failed, answers=self._answers(ctx), replace=True)
+                )
+
+    def _running(self, ctx: RoundContext, created_at: float) -> RoundRecord:
+        return RoundRecord(
+            id=ctx.round_id,
+            created_at=created_at,
+            request=ctx.request,
+            participants=tuple(ctx.participants),
+            candidates=(),
+            decision=Decision(
+                method=ctx.request.method, winner=None, answer="", detail="not decided yet"
+            ),
+            status=RUNNING,
+        )
+
+    async def _keep(self, ctx: RoundContext, position: int, candidate: Candidate) -> None:
+        """Stores a candidate of the running round as it arrives. A store that fails here
+        does not stop the round: the final record is written whole anyway."""
+        answer = extract_answer(candidate.text, ctx.vote_params.extract) if candidate.ok else ""
+        try:
+            await self._store.add_candidate_async(ctx.round_id, position, candidate, answer)
+        except ConclaveError as error:
+            log.warning("round %s: candidate %d not stored yet: %s", ctx.round_id, position, error)
 
     async def _decide(self, ctx: RoundContext, strategy: Strategy) -> Decision:
         heard = await strategy(ctx)
@@ -350,7 +391,8 @@ def _quorum_error(record: RoundRecord) -> ConclaveError:
     missing = [c for c in record.candidates if not c.ok]
     message = f"round {record.id}: {record.error}"
     if missing and all(c.finish_reason == "overloaded" for c in missing):
-        return Overloaded(message)
+        # Not stored (see RoundRunner.run), so the message names no round id.
+        return Overloaded(f"every participant is busy: {record.error}; retry later")
     if missing and all(c.finish_reason == "rejected" for c in missing):
         return InvalidRequest(message)
     return Unavailable(message)

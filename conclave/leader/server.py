@@ -49,6 +49,14 @@ class LeaderServer:
         self.clients = AgentClients(Channels(self.security), owns_channels=True)
         self.gate = AgentGate(self.security)
         self.store = _open_store(settings.db)
+        # Rounds the previous leader on this file left running died with it.
+        interrupted = self.store.interrupt_running()
+        if interrupted:
+            log.warning(
+                "%d round(s) in flight when the last leader stopped are marked interrupted: %s",
+                len(interrupted),
+                ", ".join(interrupted[:10]) + (" ..." if len(interrupted) > 10 else ""),
+            )
         self.participants = ParticipantRegistry(
             self.directory,
             configured=settings.participants,

@@ -143,7 +143,9 @@ class RoundRecord:
     participants: tuple[Participant, ...]
     candidates: tuple[Candidate, ...]  # every turn of every participant, in order
     decision: Decision
-    status: str  # "decided" | "no_quorum" | "failed"
+    # "decided" | "no_quorum" | "failed"; in the store also "running" (not decided yet)
+    # and "interrupted" (its leader stopped before deciding it)
+    status: str
     error: str = ""
     wall_ms: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # e.g. per-turn wall times

@@ -37,9 +37,10 @@ def messages_from_proto(messages) -> tuple[ChatMessage, ...]:
 
 
 def generation_request(
-    request: pb.GenerateRequest, *, default_max_tokens: int
+    request: pb.GenerateRequest, *, default_max_tokens: int, deadline_s: float | None = None
 ) -> GenerationRequest:
-    """Unset optional fields take the service's defaults; validation happens in the engine."""
+    """Unset optional fields take the service's defaults; validation happens in the engine.
+    `deadline_s`: what is left of the call's deadline (None: it has none)."""
 
     def opt(name: str, default):
         return getattr(request, name) if request.HasField(name) else default
@@ -68,6 +69,7 @@ def generation_request(
             after=request.constrain_after,
             allow_text=request.allow_text,
         ),
+        deadline_s=deadline_s,
     )
 
 
@@ -186,12 +188,14 @@ def agent_info(
     uptime_seconds: float,
     models: list[PoolEntry] | None = None,
     pool: PoolStats | None = None,
+    refused_total: int = 0,
 ) -> pb.AgentInfo:
     info = pb.AgentInfo(
         name=name,
         version=version,
         hardware=hardware(report),
         uptime_seconds=uptime_seconds,
+        requests_refused_total=refused_total,
     )
     if model is not None:
         info.model.CopyFrom(model_info(model))

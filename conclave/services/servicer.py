@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from conclave import __version__
-from conclave.errors import Unavailable
+from conclave.errors import Overloaded, Unavailable
 from conclave.grpc_status import stream_errors, unary_errors
 from conclave.redact import environment_secrets, secrets_in
 from conclave.services import convert
@@ -34,6 +34,8 @@ class AgentState:
     engine: ModelPool | None = None
     draining: bool = False
     in_flight: int = 0
+    # Generate calls refused as busy (RESOURCE_EXHAUSTED) since start, for GetInfo.
+    refused_total: int = 0
     started_at: float = field(default_factory=time.monotonic)
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -57,7 +59,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> AsyncIterator[pb.GenerateEvent]:
         engine = self._state.ready_engine()
         domain = convert.generation_request(
-            request, default_max_tokens=self._settings.default_max_tokens
+            request,
+            default_max_tokens=self._settings.default_max_tokens,
+            deadline_s=context.time_remaining(),
         )
         state = self._state
         state.in_flight += 1
@@ -65,6 +69,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             async for event in engine.generate(domain):
                 yield convert.generate_event(event)
+        except Overloaded:
+            state.refused_total += 1
+            raise
         finally:
             state.in_flight -= 1
             if state.in_flight == 0:
@@ -102,6 +109,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             uptime_seconds=time.monotonic() - self._state.started_at,
             models=pool.entries() if pool else [],
             pool=pool.pool_stats() if pool else None,
+            refused_total=self._state.refused_total,
         )
 
     @unary_errors

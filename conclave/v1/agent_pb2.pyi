@@ -246,7 +246,7 @@ class ModelInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., architecture: _Optional[str] = ..., context_train: _Optional[int] = ..., chat_format: _Optional[str] = ..., loaded: bool = ..., last_used_unix: _Optional[float] = ..., estimated_bytes: _Optional[int] = ..., chat_format_reason: _Optional[str] = ..., demonstrations: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., weights: _Optional[str] = ..., weights_reason: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
-    __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "prompt_tokens_cached_total", "prompt_tokens_prefilled_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes")
+    __slots__ = ("name", "version", "model", "context_size", "slots_total", "slots_busy", "queue_depth", "queue_limit", "tokens_per_second", "hardware", "uptime_seconds", "threads", "requests_total", "tokens_generated_total", "prompt_tokens_cached_total", "prompt_tokens_prefilled_total", "models", "evictions_total", "memory_budget_bytes", "memory_used_bytes", "requests_refused_total")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +267,7 @@ class AgentInfo(_message.Message):
     EVICTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     MEMORY_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_REFUSED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     model: ModelInfo
@@ -287,7 +288,8 @@ class AgentInfo(_message.Message):
     evictions_total: int
     memory_budget_bytes: int
     memory_used_bytes: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., context_size: _Optional[int] = ..., slots_total: _Optional[int] = ..., slots_busy: _Optional[int] = ..., queue_depth: _Optional[int] = ..., queue_limit: _Optional[int] = ..., tokens_per_second: _Optional[float] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., uptime_seconds: _Optional[float] = ..., threads: _Optional[int] = ..., requests_total: _Optional[int] = ..., tokens_generated_total: _Optional[int] = ..., prompt_tokens_cached_total: _Optional[int] = ..., prompt_tokens_prefilled_total: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., evictions_total: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ...) -> None: ...
+    requests_refused_total: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., context_size: _Optional[int] = ..., slots_total: _Optional[int] = ..., slots_busy: _Optional[int] = ..., queue_depth: _Optional[int] = ..., queue_limit: _Optional[int] = ..., tokens_per_second: _Optional[float] = ..., hardware: _Optional[_Union[Hardware, _Mapping]] = ..., uptime_seconds: _Optional[float] = ..., threads: _Optional[int] = ..., requests_total: _Optional[int] = ..., tokens_generated_total: _Optional[int] = ..., prompt_tokens_cached_total: _Optional[int] = ..., prompt_tokens_prefilled_total: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., evictions_total: _Optional[int] = ..., memory_budget_bytes: _Optional[int] = ..., memory_used_bytes: _Optional[int] = ..., requests_refused_total: _Optional[int] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

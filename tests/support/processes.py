@@ -1,4 +1,4 @@
-"""Agent services as real processes, for tests that kill or signal them."""
+"""Services as real processes, for tests that kill or signal them."""
 
 from __future__ import annotations
 
@@ -10,35 +10,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 
-class AgentProcess:
+class ServiceProcess:
+    """`conclave COMMAND ARGS...` in a process of its own; ready once it prints its
+    "ready on HOST:PORT" line."""
+
     def __init__(
         self,
-        *args: str,
-        name: str = "proc-agent",
+        command: str,
+        args: Sequence[str],
+        *,
         timeout: float = 120.0,
         env: dict[str, str] | None = None,
     ) -> None:
-        env = {**os.environ, "CONCLAVE_AGENT_LOG_LEVEL": "WARNING", **(env or {})}
+        self.command = command
+        env = {**os.environ, **(env or {})}
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "conclave.cli.main",
-                "agent",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--name",
-                name,
-                "--threads",
-                "2",
-                "--context-size",
-                "1024",
-                *args,
-            ],
+            [sys.executable, "-m", "conclave.cli.main", command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -63,9 +53,12 @@ class AgentProcess:
             if marker in line:
                 return line.rsplit(" ", 1)[-1].strip()
         self.kill()
-        raise RuntimeError(f"agent did not become ready: {self.proc.stderr.read()[-2000:]}")
+        raise RuntimeError(
+            f"{self.command} did not become ready: {self.proc.stderr.read()[-2000:]}"
+        )
 
     def kill(self) -> None:
+        """SIGKILL (kill -9): no drain, no cleanup, as a crash or the OOM killer would."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
@@ -74,13 +67,45 @@ class AgentProcess:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=60)
 
-    def __enter__(self) -> AgentProcess:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
+
+
+class AgentProcess(ServiceProcess):
+    def __init__(
+        self,
+        *args: str,
+        name: str = "proc-agent",
+        timeout: float = 120.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        argv = [
+            "--host", "127.0.0.1", "--port", "0", "--name", name,
+            "--threads", "2", "--context-size", "1024", *args,
+        ]  # fmt: skip
+        super().__init__(
+            "agent",
+            argv,
+            timeout=timeout,
+            env={"CONCLAVE_AGENT_LOG_LEVEL": "WARNING", **(env or {})},
+        )
+
+
+class LeaderProcess(ServiceProcess):
+    def __init__(
+        self, *args: str, port: int = 0, timeout: float = 60.0, env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            "leader",
+            ["--host", "127.0.0.1", "--port", str(port), *args],
+            timeout=timeout,
+            env={"CONCLAVE_LEADER_LOG_LEVEL": "WARNING", **(env or {})},
+        )
 
 
 def read_until(proc: subprocess.Popen, pattern: str, *, timeout: float) -> str:

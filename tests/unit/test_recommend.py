@@ -14,6 +14,7 @@ from conclave.services.recommend import (
     default_slots,
     default_threads,
     recommend,
+    threads_per_agent,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hardware"
@@ -143,3 +144,16 @@ def test_more_memory_never_picks_a_smaller_model(a: float, b: float, free: float
     assert order.index(rec_large.parameters) <= order.index(rec_small.parameters)
     assert 1 <= rec_small.slots <= 8
     assert 1 <= rec_large.slots <= 8
+
+
+@pytest.mark.parametrize(
+    ("cores", "agents", "threads"),
+    [(2, 1, 2), (2, 2, 1), (4, 2, 2), (4, 3, 1), (2, 3, 1), (8, 3, 2), (0, 2, 1)],
+)
+def test_agents_on_one_machine_split_its_cores(cores: int, agents: int, threads: int) -> None:
+    assert threads_per_agent(machine(8, cores=cores), agents) == threads
+
+
+def test_no_agents_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        threads_per_agent(machine(8), 0)

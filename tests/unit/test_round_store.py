@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from conclave.errors import InvalidRequest, NotFound, Unavailable
-from conclave.leader.store import SCHEMA_VERSION, RoundStore, default_db_path
+from conclave.leader.store import (
+    INTERRUPTED,
+    RUNNING,
+    SCHEMA_VERSION,
+    RoundStore,
+    default_db_path,
+)
 from conclave.leader.store.migrations import migrate, schema_version
 from conclave.leader.types import (
     Candidate,
@@ -473,3 +479,87 @@ def test_filter_by_status(store: RoundStore) -> None:
     assert ids(status="no_quorum") == ["a"]
     assert ids(status="failed", strategy="vote") == []
     assert ids(status="running") == []
+
+
+# -- rounds in flight ------------------------------------------------------------------------
+
+
+def running_head(record: RoundRecord) -> RoundRecord:
+    """The record a round has while it runs: its request and voices, nobody heard yet."""
+    return replace(
+        record,
+        candidates=(),
+        status=RUNNING,
+        decision=Decision(method=record.request.method, winner=None, answer=""),
+        wall_ms=0.0,
+        timings={},
+    )
+
+
+def test_a_running_round_is_stored_with_each_candidate_as_it_arrives(store: RoundStore) -> None:
+    whole = full_record()
+    store.begin(running_head(whole))
+    assert store.get("r1").status == RUNNING and store.get("r1").candidates == ()
+    # They arrive in any order; each is readable at once.
+    store.add_candidate("r1", 0, whole.candidates[1])
+    store.add_candidate("r1", 1, whole.candidates[0], answer="42")
+    seen = store.get("r1")
+    assert seen.candidates == (whole.candidates[1], whole.candidates[0])
+    assert seen.participants == whole.participants and seen.request == whole.request
+    assert [s.status for s in store.list()[0]] == [RUNNING]
+    # The decision replaces the running record whole.
+    store.save(whole, replace=True)
+    assert store.get("r1") == whole
+    with pytest.raises(InvalidRequest, match="decided, not running"):
+        store.add_candidate("r1", 2, whole.candidates[0])
+
+
+def test_a_candidate_of_an_unknown_round_is_not_found(store: RoundStore) -> None:
+    with pytest.raises(NotFound):
+        store.add_candidate("nope", 0, full_record().candidates[0])
+
+
+def test_a_round_begins_without_candidates(store: RoundStore) -> None:
+    with pytest.raises(InvalidRequest, match="without candidates"):
+        store.begin(replace(full_record(), status=RUNNING))
+    with pytest.raises(NotFound):
+        store.get("r1")
+
+
+def test_a_new_leader_marks_what_its_predecessor_left_running_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    whole = full_record()
+    with RoundStore.open(path) as store:
+        store.begin(running_head(whole))
+        store.add_candidate("r1", 0, whole.candidates[0], answer="42")
+        store.begin(running_head(full_record("r2", created_at=whole.created_at + 1)))
+        store.save(full_record("done", created_at=5.0))
+    # The process died here; the next leader opens the same file.
+    with RoundStore.open(path) as store:
+        assert store.interrupt_running() == ["r1", "r2"]
+        left = store.get("r1")
+        assert left.status == INTERRUPTED and "leader stopped" in left.error
+        assert left.candidates == (whole.candidates[0],)  # what was heard is kept
+        assert store.get("done") == full_record("done", created_at=5.0)  # untouched
+        assert store.interrupt_running() == []  # once
+
+
+def test_a_refused_round_is_discarded(store: RoundStore) -> None:
+    store.begin(running_head(full_record()))
+    assert store.discard("r1") is True
+    with pytest.raises(NotFound):
+        store.get("r1")
+    assert store.discard("r1") is False
+
+
+def test_v4_files_gain_the_in_flight_index(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=4)
+    conn.close()
+    with RoundStore.open(path):
+        pass
+    conn = sqlite3.connect(path)
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "rounds_running" in indexes and schema_version(conn) == SCHEMA_VERSION == 5
+    conn.close()

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from conclave.leader.store.migrations import SCHEMA_VERSION
 from conclave.leader.store.paths import default_db_path
-from conclave.leader.store.round_store import RoundStore
+from conclave.leader.store.round_store import INTERRUPTED, RUNNING, RoundStore
 from conclave.leader.store.summary import RoundSummary
 
-__all__ = ["SCHEMA_VERSION", "RoundStore", "RoundSummary", "default_db_path"]
+__all__ = [
+    "INTERRUPTED",
+    "RUNNING",
+    "SCHEMA_VERSION",
+    "RoundStore",
+    "RoundSummary",
+    "default_db_path",
+]

@@ -77,12 +77,7 @@ def to_rows(record: RoundRecord, answers: Sequence[str] | None = None) -> RoundR
             {"round_id": rid, "position": k, **asdict(p)} for k, p in enumerate(record.participants)
         ],
         candidates=[
-            {
-                "round_id": rid,
-                "position": k,
-                **asdict(c),
-                "answer": answers[k] if answers is not None else "",
-            }
+            candidate_row(rid, k, c, answers[k] if answers is not None else "")
             for k, c in enumerate(record.candidates)
         ],
         groups=[
@@ -97,6 +92,11 @@ def to_rows(record: RoundRecord, answers: Sequence[str] | None = None) -> RoundR
         ],
         tags=[{"round_id": rid, "key": k, "value": v} for k, v in request.tags.items()],
     )
+
+
+def candidate_row(round_id: str, position: int, candidate: Candidate, answer: str) -> dict:
+    """One row of the candidates table."""
+    return {"round_id": round_id, "position": position, **asdict(candidate), "answer": answer}
 
 
 def _request_rest(request: RoundRequest) -> dict[str, Any]:

@@ -107,7 +107,22 @@ ALTER TABLE rounds ADD COLUMN tools_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE rounds ADD COLUMN tool_choice TEXT NOT NULL DEFAULT '';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_TAGS, _V3_PARTICIPANT_MODEL, _V4_STRUCTURED)
+# v5: a round is stored when it starts (status 'running') and its candidates as they
+# arrive; a leader that starts marks the rounds its predecessor left running as
+# 'interrupted'. This partial index keeps that sweep to the few rounds in flight, not a
+# scan of every round ever stored. (Code before v5 would list such rounds as they are and
+# never sweep them: it refuses this file instead, see `migrate`.)
+_V5_IN_FLIGHT = """
+CREATE INDEX rounds_running ON rounds (id) WHERE status = 'running';
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_CORE,
+    _V2_TAGS,
+    _V3_PARTICIPANT_MODEL,
+    _V4_STRUCTURED,
+    _V5_IN_FLIGHT,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,7 +24,14 @@ from conclave.errors import InvalidRequest, NotFound, Unavailable
 from conclave.leader.store import codec, pagination
 from conclave.leader.store.migrations import migrate
 from conclave.leader.store.summary import RoundSummary
-from conclave.leader.types import RoundRecord
+from conclave.leader.types import Candidate, RoundRecord
+
+# Statuses the store itself gives a round (the runner sets the others: decided,
+# no_quorum, failed).
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+INTERRUPTED_ERROR = "the leader stopped before the round was decided"
+INTERRUPTED_DETAIL = "no decision: the leader stopped mid-round; the candidates heard are kept"
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +145,63 @@ class RoundStore:
             _insert(conn, "vote_groups", rows.groups)
             _insert(conn, "round_tags", rows.tags)
 
+    # -- a round in flight -------------------------------------------------------------
+    #
+    # A round is on disk from its first moment: `begin` writes its head and participants
+    # (status RUNNING), `add_candidate` each answer as it arrives, and the final `save`
+    # (replace=True) swaps in the whole decided record in one transaction. A leader that
+    # dies in between leaves a RUNNING round, which the next leader's `interrupt_running`
+    # turns INTERRUPTED: the id a client was given is never a 404.
+
+    def begin(self, record: RoundRecord) -> None:
+        """Stores the head of a round that is starting (its status should be RUNNING)."""
+        if record.candidates:
+            raise InvalidRequest("a round begins without candidates", field="candidates")
+        self.save(record)
+
+    def add_candidate(
+        self, round_id: str, position: int, candidate: Candidate, answer: str = ""
+    ) -> None:
+        """Appends one candidate of a running round (the final `save` rewrites them all)."""
+        row = codec.candidate_row(round_id, position, candidate, answer)
+        try:
+            with self._transaction() as conn:
+                head = conn.execute(
+                    "SELECT status FROM rounds WHERE id = ?", (round_id,)
+                ).fetchone()
+                if head is None:
+                    raise NotFound(f"no round {round_id!r}")
+                if head["status"] != RUNNING:
+                    raise InvalidRequest(
+                        f"round {round_id!r} is {head['status']}, not running", field="id"
+                    )
+                _insert(conn, "candidates", [row])
+        except (ValueError, TypeError, OverflowError, *_BAD_VALUE) as exc:
+            raise InvalidRequest(f"candidate of {round_id!r} cannot be stored: {exc}") from exc
+
+    def discard(self, round_id: str) -> bool:
+        """Deletes a round that turned out not to be one (every participant refused it as
+        busy: a 429, counted in metrics, not kept). True if it was there."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM rounds WHERE id = ?", (round_id,)).rowcount > 0
+
+    def interrupt_running(self) -> list[str]:
+        """Marks every RUNNING round INTERRUPTED (its leader died before deciding it);
+        returns their ids. Only a leader that is starting may call this: a RUNNING round
+        of a live leader would be marked too (its final save puts it right again)."""
+        with self._transaction() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM rounds WHERE status = ? ORDER BY created_at, id", (RUNNING,)
+                )
+            ]
+            conn.execute(
+                "UPDATE rounds SET status = ?, error = ?, detail = ? WHERE status = ?",
+                (INTERRUPTED, INTERRUPTED_ERROR, INTERRUPTED_DETAIL, RUNNING),
+            )
+        return ids
+
     # -- reading ---------------------------------------------------------------------
 
     def get(self, round_id: str) -> RoundRecord:
@@ -228,6 +292,17 @@ class RoundStore:
         replace: bool = False,
     ) -> None:
         await asyncio.to_thread(self.save, record, answers=answers, replace=replace)
+
+    async def begin_async(self, record: RoundRecord) -> None:
+        await asyncio.to_thread(self.begin, record)
+
+    async def add_candidate_async(
+        self, round_id: str, position: int, candidate: Candidate, answer: str = ""
+    ) -> None:
+        await asyncio.to_thread(self.add_candidate, round_id, position, candidate, answer)
+
+    async def discard_async(self, round_id: str) -> bool:
+        return await asyncio.to_thread(self.discard, round_id)
 
     async def get_async(self, round_id: str) -> RoundRecord:
         return await asyncio.to_thread(self.get, round_id)

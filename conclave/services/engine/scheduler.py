@@ -32,6 +32,7 @@ from __future__ import annotations
 import codecs
 import collections
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,13 @@ from dataclasses import dataclass, field
 import llama_cpp
 
 from conclave.errors import ConclaveError, InvalidRequest, Overloaded, Unavailable
+from conclave.services.engine.admission import (
+    MovingAverage,
+    QueuedWork,
+    RecentMedian,
+    estimate,
+    job_steps,
+)
 from conclave.services.engine.grammar import CompiledGrammar
 from conclave.services.engine.llama_model import (
     TILED_KERNEL_SWITCH,
@@ -67,6 +75,12 @@ from conclave.services.engine.types import (
 log = logging.getLogger(__name__)
 
 EmitFn = Callable[[GenerationEvent | ConclaveError], None]
+
+# A queued request is admitted only if it is expected to finish within this share of its
+# deadline: the estimate runs on averages while the machine's load changes, and a caller
+# may give up before its RPC deadline (the leader gives a voice's call 5 s more than the
+# voice's own timeout, so that its timeout fires first).
+ADMISSION_MARGIN = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +226,10 @@ class BatchScheduler:
         self._candidates: CandidateBuffer | None = None  # made by the first constrained job
         self._stopping = False
         self._throughput = _Throughput()
+        # Admission control's measurements (admission.py): seconds per decode step, and
+        # the tokens a finished sample had. Written by the decode thread, read by submit.
+        self._step_s = RecentMedian(64, least=8)
+        self._sample_tokens = MovingAverage(0.1)
         self.requests_total = 0
         self.tokens_generated_total = 0
         self.prompt_tokens_cached_total = 0
@@ -231,9 +249,74 @@ class BatchScheduler:
                     f"all {self._config.slots} slots are busy and "
                     f"{self._config.queue_limit} requests are already queued; retry later"
                 )
+            if queued and job.request.deadline_s is not None:
+                self._refuse_if_too_late(job, job.request.deadline_s)
             self._waiting.append(job)
             self.requests_total += 1
             self._cond.notify()
+
+    def _refuse_if_too_late(self, job: Job, deadline_s: float) -> None:
+        """Overloaded at once when `job`, which has to queue, is expected to finish after
+        its caller's deadline (admission.py). Called under the lock. Nothing measured yet
+        (a fresh agent): admitted, the queue limit still holds."""
+        step_s = self._step_s.value
+        if step_s is None:
+            return
+        chunk = self._config.prefill_chunk
+        running: list[float] = []
+        for active in self._active:
+            if active.cancelled:  # reaped, its slots freed, before the next step
+                left = 1.0
+            elif active.prefilling or not active.sequences:
+                left = job_steps(
+                    len(active.prompt_tokens) - active.prefill_pos,
+                    chunk,
+                    self._expected_tokens(active),
+                )
+            else:  # its slots free together, when its longest sample ends
+                left = max(
+                    (
+                        self._expected_tokens(active) - seq.generated
+                        for seq in active.sequences
+                        if not seq.done
+                    ),
+                    default=0.0,
+                )
+                left = max(left, 1.0)
+            running += [left] * len(active.slots)
+
+        # Which slot a queued prompt will get, and so how much of it is cached, is known
+        # only at admission: take the share of prompt tokens the cache has served so far
+        # (most of a chat prompt is the same demonstrations every time).
+        seen = self.prompt_tokens_cached_total + self.prompt_tokens_prefilled_total
+        uncached = 1.0 - self.prompt_tokens_cached_total / seen if seen else 1.0
+
+        def work(j: Job) -> QueuedWork:
+            prefill = math.ceil(len(j.prompt_tokens) * uncached)
+            return QueuedWork(j.request.n, job_steps(prefill, chunk, self._expected_tokens(j)))
+
+        waiting = [work(j) for j in self._waiting if not j.cancelled]
+        guess = estimate(
+            slots=self._config.slots, running=running, queued=waiting, job=work(job), step_s=step_s
+        )
+        if guess.finish_s > deadline_s * ADMISSION_MARGIN:
+            raise Overloaded(
+                f"too busy to answer in time: this request would start in about "
+                f"{guess.start_s:.0f} s and finish in about {guess.finish_s:.0f} s, too "
+                f"close to the caller's deadline ({deadline_s:.0f} s); retry later",
+                retry_after_s=max(1.0, math.ceil(guess.finish_s - deadline_s * ADMISSION_MARGIN)),
+            )
+
+    def _expected_tokens(self, job: Job) -> float:
+        """Tokens a sample of `job` is expected to generate: the recent average, capped
+        by its max_tokens (its max_tokens until a sample has finished, or when it ignores
+        end-of-generation tokens and so runs to max_tokens)."""
+        sampling = job.request.sampling
+        cap = float(sampling.max_tokens)
+        seen = self._sample_tokens.value
+        if seen is None or sampling.ignore_eos:
+            return cap
+        return min(cap, max(seen, 1.0))
 
     def _queued_jobs(self, extra: Job | None = None) -> int:
         """Waiting jobs that cannot start at once (FIFO) — the real queue depth. Jobs that
@@ -371,8 +454,11 @@ class BatchScheduler:
             )
             job.prefill_pos += len(chunk)
             budget -= len(chunk)
+        began = time.perf_counter()
         generated = self._decode(rows) if rows else 0
         now = time.perf_counter()
+        if rows:
+            self._step_s.add(now - began)
         self.tokens_generated_total += generated
         with self._cond:
             self._throughput.add(now, generated)
@@ -505,6 +591,8 @@ class BatchScheduler:
                 self._send(seq, tail)
         seq.done = True
         seq.sampler.close()
+        if reason in (FinishReason.STOP, FinishReason.LENGTH):
+            self._sample_tokens.add(seq.generated)
         job = seq.job
         end = time.perf_counter()
         first = seq.first_token_at or end

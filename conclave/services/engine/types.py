@@ -68,6 +68,9 @@ class GenerationRequest:
     n: int = 1
     sampling: SamplingParams = field(default_factory=SamplingParams)
     constraint: Constraint = NO_CONSTRAINT
+    # Seconds the caller waits for the whole answer (its RPC deadline); None: no limit.
+    # Work that must queue and would not finish in time is refused at once (admission.py).
+    deadline_s: float | None = None
 
 
 class FinishReason(enum.Enum):

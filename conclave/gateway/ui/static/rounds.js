@@ -4,7 +4,7 @@ import { AuthError, getJSON } from "./api.js";
 import { el, ms, pct, status, when } from "./util.js";
 
 const STRATEGIES = ["", "vote", "parallel", "round_robin", "moa"];
-const STATUSES = ["", "decided", "no_quorum", "failed"];
+const STATUSES = ["", "decided", "no_quorum", "failed", "running", "interrupted"];
 const REFRESH_MS = 2000;
 
 export async function render(root, _args, ctx) {
