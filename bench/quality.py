@@ -41,8 +41,10 @@ import asyncio
 import logging
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -79,6 +81,7 @@ from conclave.leader.types import RoundRecord, RoundRequest
 from conclave.leader.voting import METHODS, VoteParams
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAME = "quality"
 DATASETS = Path(__file__).resolve().parent.parent / "experiments" / "datasets"
@@ -218,20 +221,26 @@ def _failed(task: str, team: Team, play: Play, item: Item, error: str) -> Answer
     return Answer(task, team.name, play.id, item.id, f"error: {error}", False, 0.0, 0, 0, "")
 
 
-def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
-    options = options or Options(quick=quick)
-    # --repeats N: N items per task (a shorter run with wider intervals).
-    tasks = load_tasks(options.repeats or (QUICK_ITEMS if options.quick else None))
+def on_quality_agent(name: str, measure_with: Callable[[str, Path], Awaitable[T]]) -> T:
+    """`measure_with(address, rounds_db)` run against one agent subprocess serving both
+    bundled models (AGENT_MODELS), as the quality benchmarks ask them."""
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
         config = Path(tmp) / "agent.yaml"
         config.write_text(yaml.safe_dump({"models": list(AGENT_MODELS), "queue_limit": 256}))
-        settings = agent_settings("bench-quality", slots=AGENT_SLOTS).model_copy(
+        settings = agent_settings(name, slots=AGENT_SLOTS).model_copy(
             update={"config_file": config}
         )
         agent = AgentProcess(settings, Path(tmp))
         with ProcessGroup(agent):
             address = agent.wait_ready()
-            answers = asyncio.run(measure(address, tasks, Path(tmp) / "rounds.db"))
+            return asyncio.run(measure_with(address, Path(tmp) / "rounds.db"))
+
+
+def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
+    options = options or Options(quick=quick)
+    # --repeats N: N items per task (a shorter run with wider intervals).
+    tasks = load_tasks(options.repeats or (QUICK_ITEMS if options.quick else None))
+    answers = on_quality_agent("bench-quality", lambda address, db: measure(address, tasks, db))
     result = summarize(
         answers,
         teams=TEAMS,

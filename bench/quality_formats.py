@@ -28,19 +28,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import yaml
-
-from bench.agent_server import AgentProcess, agent_settings
 from bench.in_process_round import decided_round
-from bench.procs import ProcessGroup
-from bench.quality import load_tasks
+from bench.quality import load_tasks, on_quality_agent
 from bench.quality_formats_report import FormatAnswer, summarize
-from bench.quality_plays import AGENT_MODELS, DEFAULT_TEAM, TEAMS
+from bench.quality_plays import DEFAULT_TEAM, TEAMS
 from bench.result import BenchResult, Options
 from conclave.agents.rpc import AgentClients
 from conclave.experiments.datasets import Item
@@ -57,7 +52,6 @@ from conclave.leader.voting.canonical import NO_VALUE, parse_json
 log = logging.getLogger(__name__)
 
 NAME = "quality_formats"
-AGENT_SLOTS = 8
 ITEMS_AT_ONCE = 4
 MAX_TOKENS = 32
 REASON_TOKENS = 128
@@ -200,16 +194,7 @@ def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
     options = options or Options(quick=quick)
     per_task = options.repeats or (QUICK_ITEMS if options.quick else DEFAULT_ITEMS)
     tasks = {name: items for name, items in load_tasks(per_task).items() if name in TASK_NAMES}
-    with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
-        config = Path(tmp) / "agent.yaml"
-        config.write_text(yaml.safe_dump({"models": list(AGENT_MODELS), "queue_limit": 256}))
-        settings = agent_settings("bench-formats", slots=AGENT_SLOTS).model_copy(
-            update={"config_file": config}
-        )
-        agent = AgentProcess(settings, Path(tmp))
-        with ProcessGroup(agent):
-            address = agent.wait_ready()
-            answers = asyncio.run(measure(address, tasks, Path(tmp) / "rounds.db"))
+    answers = on_quality_agent("bench-formats", lambda address, db: measure(address, tasks, db))
     tables, targets = summarize(answers, tasks=tasks, forms=FORMATS, plays=PLAYS)
     return BenchResult(
         name=NAME,
