@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         "as they come and go",
     )
     up.add_argument(
+        "--token",
+        action="store_true",
+        help="guard the gRPC ports with a fresh swarm token even on loopback (always on when "
+        "--host reaches beyond this machine, or with CONCLAVE_SWARM_TOKEN[_FILE] set)",
+    )
+    up.add_argument(
         "--host",
         default="127.0.0.1",
         help="address every service binds (default 127.0.0.1, this machine only; "

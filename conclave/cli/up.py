@@ -18,6 +18,7 @@ from conclave.swarm_security import (
     SwarmSecurity,
     SwarmSecurityError,
     generate_token,
+    is_loopback,
     local_token_file,
     write_private,
 )
@@ -62,7 +63,7 @@ Press Ctrl-C to stop.
 
 def token_note(swarm: LocalSwarm) -> str:
     files = token_files(swarm)
-    if not files:
+    if not files or not swarm.plan.swarm_token:
         return ""
     leader = swarm.leader.address if swarm.leader else ""
     return f"""
@@ -81,15 +82,20 @@ def token_files(swarm: LocalSwarm) -> list[Path]:
     return [f for f in files if f is not None]
 
 
-def swarm_token() -> str:
+def swarm_token(host: str, *, always: bool) -> str | None:
     """CONCLAVE_SWARM_TOKEN / CONCLAVE_SWARM_TOKEN_FILE when set (agents started elsewhere
-    with the same token can then join), else a fresh random token for this swarm."""
+    with the same token can then join), else a fresh random token for this swarm when its
+    ports reach beyond this machine (or `always`). On loopback alone, none: only this
+    machine reaches the ports, and stock tools (grpcurl, the docs' examples) work as is."""
     settings = SwarmClientSettings()
     tls = [n for n in ("swarm_ca", "swarm_cert", "swarm_key") if getattr(settings, n)]
     if tls:
         names = ", ".join(f"CONCLAVE_{n.upper()}" for n in tls)
         raise SwarmError(f"{names}: the local swarm runs without TLS; unset them")
-    return SwarmSecurity.from_settings(settings).token or generate_token()
+    configured = SwarmSecurity.from_settings(settings).token
+    if configured:
+        return configured
+    return generate_token() if always or not is_loopback(f"{host}:1") else None
 
 
 async def _main(plan: SwarmPlan) -> None:
@@ -102,8 +108,9 @@ async def _main(plan: SwarmPlan) -> None:
     written: list[Path] = []
     try:
         await swarm.start()
-        token = plan.swarm_token or ""
-        written = [write_private(f, f"{token}\n".encode()) for f in token_files(swarm)]
+        if plan.swarm_token:
+            token = f"{plan.swarm_token}\n".encode()
+            written = [write_private(f, token) for f in token_files(swarm)]
         print(instructions(swarm), flush=True)
         await stop.wait()
         print("stopping...", flush=True)
@@ -117,7 +124,7 @@ async def _main(plan: SwarmPlan) -> None:
 def run_up(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     try:
-        token = swarm_token()
+        token = swarm_token(args.host, always=args.token)
     except (SwarmError, SwarmSecurityError, ValidationError) as error:
         print(f"conclave up: {error}")
         return 2

@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "docker" / "compose.yaml"
 
 
+KEY = "CONCLAVE_GATEWAY_API_KEY"
+
+
 def compose_gateway_environment(shell_env: dict[str, str]) -> dict[str, str]:
     """The gateway service's environment as compose resolves it (`${VAR:-default}`)."""
     service = yaml.safe_load(COMPOSE.read_text())["services"]["gateway"]
@@ -32,7 +35,7 @@ def compose_gateway_environment(shell_env: dict[str, str]) -> dict[str, str]:
 
 def test_compose_without_a_key_sets_it_empty():
     # The premise of this module: what compose really hands the gateway.
-    assert compose_gateway_environment({}) == {"CONCLAVE_GATEWAY_API_KEY": ""}
+    assert compose_gateway_environment({})["CONCLAVE_GATEWAY_API_KEY"] == ""
 
 
 @pytest.mark.parametrize("blank", ["", "  "])
@@ -43,8 +46,8 @@ def test_a_blank_key_is_no_key(blank, monkeypatch):
 
 
 def test_the_compose_gateway_serves_without_a_key(leader, monkeypatch):
-    for name, value in compose_gateway_environment({}).items():
-        monkeypatch.setenv(name, value)
+    # The key as compose sets it (its swarm token file exists only inside the container).
+    monkeypatch.setenv(KEY, compose_gateway_environment({})[KEY])
     settings = GatewaySettings(host="127.0.0.1", port=0, leader=leader.address, log_level="WARNING")
     with RunningGateway(settings) as gateway:
         assert httpx.get(f"{gateway.url}/v1/models").status_code == 200
@@ -61,8 +64,7 @@ def test_the_compose_gateway_serves_without_a_key(leader, monkeypatch):
 
 
 def test_the_compose_gateway_with_a_key_still_guards(leader, monkeypatch):
-    for name, value in compose_gateway_environment({"CONCLAVE_API_KEY": "s3cret"}).items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(KEY, compose_gateway_environment({"CONCLAVE_API_KEY": "s3cret"})[KEY])
     settings = GatewaySettings(host="127.0.0.1", port=0, leader=leader.address, log_level="WARNING")
     with RunningGateway(settings) as gateway:
         assert httpx.get(f"{gateway.url}/v1/models").status_code == 401

@@ -49,7 +49,7 @@ def test_conclave_up_guards_its_ports_with_a_token_its_members_carry(tmp_path):
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
     for name in ("CONCLAVE_SWARM_TOKEN", "CONCLAVE_SWARM_TOKEN_FILE"):
         env.pop(name, None)
-    command = [sys.executable, "-m", "conclave.cli.main", "up", "--model", "bundled"]
+    command = [sys.executable, "-m", "conclave.cli.main", "up", "--model", "bundled", "--token"]
     command += ["--participants-per-agent", "1", "--slots", "2"]
     command += ["--port", "0", "--leader-port", "0", "--agent-port", "0"]
     proc = subprocess.Popen(

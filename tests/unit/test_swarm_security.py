@@ -175,10 +175,11 @@ def test_conclave_up_takes_the_given_token_or_makes_one(monkeypatch: pytest.Monk
 
     for name in ("CONCLAVE_SWARM_TOKEN", "CONCLAVE_SWARM_TOKEN_FILE", "CONCLAVE_SWARM_CA"):
         monkeypatch.delenv(name, raising=False)
-    made = swarm_token()
-    assert len(made) >= 32 and swarm_token() != made  # fresh for every swarm
+    assert swarm_token("127.0.0.1", always=False) is None  # loopback only: no token
+    made = swarm_token("0.0.0.0", always=False)  # the LAN: a fresh token
+    assert len(made) >= 32 and swarm_token("127.0.0.1", always=True) != made
     monkeypatch.setenv("CONCLAVE_SWARM_TOKEN", "shared-with-remote-agents")
-    assert swarm_token() == "shared-with-remote-agents"
+    assert swarm_token("127.0.0.1", always=False) == "shared-with-remote-agents"
     monkeypatch.setenv("CONCLAVE_SWARM_CA", "/etc/ca.pem")  # would be silently ignored
     with pytest.raises(SwarmError, match="CONCLAVE_SWARM_CA: the local swarm runs without TLS"):
-        swarm_token()
+        swarm_token("127.0.0.1", always=False)
