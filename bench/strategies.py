@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
+
 from bench.agent_server import AgentProcess, agent_settings
 from bench.in_process_round import decided_round
 from bench.order import rotated
@@ -43,6 +45,7 @@ from conclave.leader.server import default_strategies
 from conclave.leader.settings import ParticipantConfig
 from conclave.leader.store import RoundStore
 from conclave.leader.types import RoundRecord, RoundRequest
+from conclave.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,10 @@ class RoundRow:
     answer: str
     expected: str
     agreement: float
+    # What the agent actually did with the round's prompts (its GetInfo counters before
+    # and after the round): tokens found in a slot's KV cells, and tokens prefilled.
+    cached_tokens: int = 0
+    prefilled_tokens: int = 0
 
     @property
     def decided(self) -> bool:
@@ -118,7 +125,9 @@ class RoundRow:
         return self.decided and self.answer == self.expected
 
 
-def row_of(strategy: str, question: int, repeat: int, record: RoundRecord) -> RoundRow:
+def row_of(
+    strategy: str, question: int, repeat: int, record: RoundRecord, prompt: PromptWork
+) -> RoundRow:
     candidates = record.candidates
     return RoundRow(
         strategy=strategy,
@@ -133,6 +142,8 @@ def row_of(strategy: str, question: int, repeat: int, record: RoundRecord) -> Ro
         answer=record.decision.answer,
         expected=QUESTIONS[question][1],
         agreement=record.decision.agreement,
+        cached_tokens=prompt.cached,
+        prefilled_tokens=prompt.prefilled,
     )
 
 
@@ -162,17 +173,38 @@ async def measure(address: str, questions: int, repeats: int, db: Path) -> list[
         for repeat in range(repeats):
             for question in range(questions):
                 for strategy, params in rotated(STRATEGIES, order):
+                    before = await prompt_counters(address)
                     record_or_error = await decide(runner, strategy, params, question, repeat)
                     if isinstance(record_or_error, str):
                         rows.append(failed_row(strategy, question, repeat, record_or_error))
                     else:
-                        rows.append(row_of(strategy, question, repeat, record_or_error))
+                        work = (await prompt_counters(address)) - before
+                        rows.append(row_of(strategy, question, repeat, record_or_error, work))
                     log.info("%s", rows[-1])
                 order += 1
     finally:
         await clients.close()
         store.close()
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class PromptWork:
+    """Prompt tokens the agent found cached and prefilled (GetInfo's running totals)."""
+
+    cached: int
+    prefilled: int
+
+    def __sub__(self, earlier: PromptWork) -> PromptWork:
+        return PromptWork(self.cached - earlier.cached, self.prefilled - earlier.prefilled)
+
+
+async def prompt_counters(address: str) -> PromptWork:
+    async with grpc.aio.insecure_channel(address) as channel:
+        info = await agent_pb2_grpc.AgentServiceStub(channel).GetInfo(
+            agent_pb2.GetInfoRequest(), timeout=10
+        )
+    return PromptWork(info.prompt_tokens_cached_total, info.prompt_tokens_prefilled_total)
 
 
 async def decide(
@@ -208,11 +240,13 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
     by_strategy = {s: [r for r in rows if r.strategy == s] for s, _ in STRATEGIES}
     main_rows = []
     medians: dict[str, tuple[float | None, float | None]] = {}
+    prefilled: dict[str, float | None] = {}
     for strategy, runs in by_strategy.items():
         decided = [r for r in runs if r.decided]
         wall_s = [r.wall_ms / 1000 for r in decided]
         tokens = [float(r.tokens) for r in decided]
         medians[strategy] = (median(tokens), median(wall_s))
+        prefilled[strategy] = median([float(r.prefilled_tokens) for r in decided])
         bounds = spread(wall_s)
         main_rows.append(
             (
@@ -223,6 +257,8 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
                 cell(median([float(r.prompt_tokens) for r in decided]), 0),
                 cell(median([float(r.completion_tokens) for r in decided]), 0),
                 cell(median(tokens), 0),
+                cell(median([float(r.prefilled_tokens) for r in decided]), 0),
+                cell(_hit_rate(decided), 0, "%"),
                 cell(median(wall_s), 2),
                 "—" if bounds is None else f"{bounds[0]:.1f} – {bounds[1]:.1f}",
                 cell(_mean([r.agreement for r in decided]), 2),
@@ -234,6 +270,7 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         (
             LABELS[s],
             cell(ratio(medians[s][0], base_tokens), 2, "×"),
+            cell(ratio(prefilled[s], prefilled["vote"]), 2, "×"),
             cell(ratio(medians[s][1], base_wall), 2, "×"),
             cell(ratio(medians[s][0], medians[s][1]), 0),
         )
@@ -249,6 +286,8 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
             "prompt tok",
             "completion tok",
             "total tok",
+            "prefilled tok",
+            "cache hit",
             "wall s",
             "wall range s",
             "agreement",
@@ -257,6 +296,8 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         rows=tuple(main_rows),
         notes=(
             "tokens: prompt + completion of every candidate of every turn of the round",
+            "prefilled tok: prompt tokens the agent actually prefilled for the round; cache "
+            "hit: share of the round's prompt tokens found in KV cells (GetInfo counters)",
             "turns and generations are means; parallel stops early when all answers agree",
             f"3 participants (personas {', '.join(PERSONAS)}) on one agent, {AGENT_SLOTS} slots",
             "correct: decided short answer equals the expected number (a 270M model; read "
@@ -265,7 +306,7 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
     )
     relative = Table(
         title="Relative to vote (medians)",
-        columns=("strategy", "tokens", "wall time", "tokens per wall second"),
+        columns=("strategy", "tokens", "prefilled", "wall time", "tokens per wall second"),
         rows=relative_rows,
     )
     return BenchResult(
@@ -288,6 +329,11 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         },
         measurements={"rounds": [asdict(r) for r in rows]},
     )
+
+
+def _hit_rate(rows: list[RoundRow]) -> float | None:
+    seen = sum(r.cached_tokens + r.prefilled_tokens for r in rows)
+    return 100.0 * sum(r.cached_tokens for r in rows) / seen if seen else None
 
 
 def _mean(values: list[float] | list[int]) -> float | None:

@@ -148,9 +148,9 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
         32,
         ge=16,
         le=8192,
-        description="Prompt tokens prefilled per step, so running streams keep flowing; "
-        "also the unit in which a cached prompt prefix is reused. A power of two keeps "
-        "greedy output the same with and without the cache.",
+        description="Prompt tokens of one request prefilled per step, so running streams "
+        "keep flowing. Below 64, a cached prompt prefix is reused up to any token; from 64 "
+        "on (ggml's tiled attention), in batch-invariant mode only in whole chunks.",
     )
     queue_limit: int = Field(
         16,

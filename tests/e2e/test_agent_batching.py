@@ -10,7 +10,7 @@ import pytest
 
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
-from tests.support.servers import RunningAgent, agent_settings
+from tests.support.servers import RunningAgent, agent_settings, wait_for_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -144,19 +144,6 @@ def test_deadline_stops_the_generation(one_slot):
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert next_request_queue_ms(stub) < 1000
     wait_for_idle(one_slot)
-
-
-def wait_for_idle(agent: RunningAgent, within_s: float = 10.0) -> None:
-    """The slots of finished or cancelled work are free again shortly after."""
-    with grpc.insecure_channel(agent.address) as ch:
-        stub = agent_pb2_grpc.AgentServiceStub(ch)
-        deadline = time.monotonic() + within_s
-        while True:
-            info = stub.GetInfo(pb.GetInfoRequest(), timeout=5)
-            if info.slots_busy == 0 and info.queue_depth == 0:
-                return
-            assert time.monotonic() < deadline, f"still busy: {info.slots_busy} slots"
-            time.sleep(0.05)
 
 
 def test_a_burst_over_the_queue_bound_is_resource_exhausted():

@@ -1,15 +1,16 @@
-"""Prompt caching on a real agent: a prefix already in a slot's KV cache is not prefilled
-again, and reusing it changes no output."""
+"""Prompt caching on a real agent: a prefix already in a slot's KV cache, or in a running
+request's, is not prefilled again, and reusing it changes no output."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 
-from conclave.services.settings import AgentSettings
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
-from tests.support.servers import RunningAgent, agent_settings
+from tests.support.servers import RunningAgent, agent_settings, wait_for_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -59,11 +60,24 @@ def test_a_cached_prefix_gives_the_same_greedy_tokens_as_a_cold_prefill(stubs):
         cold_texts, cold_usage = ask(cold, question, n=2)
         assert warm_texts == cold_texts, question
         assert cold_usage.cached_prompt_tokens == 0
-    # After the first question, every prompt found the shared examples in a slot.
-    chunk = AgentSettings().prefill_chunk
-    assert warm_usage.cached_prompt_tokens >= 4 * chunk  # the preamble and examples
-    assert warm_usage.cached_prompt_tokens % chunk == 0  # whole prefill chunks
+    # After the first question, every prompt found the shared examples in a slot, up to
+    # the token where the questions part (not rounded to whole prefill chunks).
+    assert warm_usage.cached_prompt_tokens >= 128  # the preamble and examples
     assert warm_usage.cached_prompt_tokens < warm_usage.prompt_tokens
+
+
+def test_a_prefix_cached_up_to_any_token_changes_no_output(stubs):
+    # Prompts that share more and more of one text: the cached part ends at a different
+    # offset inside a prefill chunk each time.
+    cached, cold = stubs
+    text = "Count the birds: one crow, two gulls, three owls, four doves, five wrens, six jays."
+    offsets = set()
+    for end in range(40, len(text), 6):
+        question = text[:end] + " How many birds?"
+        warm, usage = ask(cached, question)
+        assert warm == ask(cold, question)[0], question
+        offsets.add(usage.cached_prompt_tokens % 32)
+    assert len(offsets) >= 4  # the reuse really ended at several places inside a chunk
 
 
 def test_get_info_counts_cached_and_prefilled_prompt_tokens(stubs):
@@ -93,3 +107,86 @@ def test_the_cache_never_serves_another_models_cells():
         _, other = ask(stub, QUESTIONS[1], model="second")
     assert again.cached_prompt_tokens > 0
     assert other.cached_prompt_tokens == 0
+
+
+# A long shared start, as when one question with a document goes to several voices.
+DOCUMENT = (
+    "Read the note, then answer. The river town has a market on Mondays, a school by the "
+    "old mill and a grey stone bridge that people call the long bridge. "
+) * 3
+
+
+def ask_document(stub, question: str) -> tuple[str, pb.Usage]:
+    texts, usage = ask(stub, DOCUMENT + question)
+    return texts[0], usage
+
+
+def test_requests_sent_together_share_one_prefill_of_their_common_start():
+    # Two, and a document of three repeats: docs/architecture.md ("Batch invariance") has
+    # a longer prompt whose greedy answer beside others differs from alone, cache or not.
+    questions = ("What is built of stone?", "When is the market?")
+    # A fresh agent: nothing in its slots, so only a running request can lend its cells.
+    fresh = RunningAgent(agent_settings(name="together", slots=2))
+    cold = RunningAgent(agent_settings(name="together-cold", slots=2, prefix_cache=False))
+    with (
+        fresh,
+        cold,
+        grpc.insecure_channel(fresh.address) as a,
+        grpc.insecure_channel(cold.address) as b,
+        ThreadPoolExecutor(len(questions)) as pool,
+    ):
+        stub, cold_stub = agent_pb2_grpc.AgentServiceStub(a), agent_pb2_grpc.AgentServiceStub(b)
+        together = list(pool.map(lambda q: ask_document(stub, q), questions))
+        alone = [ask_document(cold_stub, q)[0] for q in questions]
+        info = stub.GetInfo(pb.GetInfoRequest(), timeout=10)
+    assert [text for text, _ in together] == alone
+    prompt = sum(u.prompt_tokens for _, u in together)
+    cached = sum(u.cached_prompt_tokens for _, u in together)
+    # The second copied the document from the first instead of prefilling it.
+    assert cached >= 0.8 * min(u.prompt_tokens for _, u in together)
+    assert info.prompt_tokens_cached_total == cached
+    assert info.prompt_tokens_prefilled_total == prompt - cached
+
+
+def test_a_slot_reused_for_another_prompt_no_longer_serves_the_old_one():
+    agent = RunningAgent(agent_settings(name="one-slot", slots=1))
+    with agent, grpc.insecure_channel(agent.address) as channel:
+        stub = agent_pb2_grpc.AgentServiceStub(channel)
+        first, _ = ask_document(stub, "When is the market?")
+        again, kept = ask_document(stub, "When is the market?")
+        ask(stub, "Name a colour.")  # takes the only slot: the document's cells go
+        after, evicted = ask_document(stub, "When is the market?")
+    assert first == again == after
+    assert kept.cached_prompt_tokens == kept.prompt_tokens - 1  # all but the last token
+    # Only the chat format's shared opening is still there, not the document.
+    assert evicted.cached_prompt_tokens < kept.cached_prompt_tokens - 60
+
+
+def test_a_request_waiting_for_a_cancelled_ones_cells_still_answers_right():
+    agent = RunningAgent(agent_settings(name="lender-goes", slots=2))
+    cold = RunningAgent(agent_settings(name="lender-cold", slots=1, prefix_cache=False))
+    with (
+        agent,
+        cold,
+        grpc.insecure_channel(agent.address) as a,
+        grpc.insecure_channel(cold.address) as b,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        stub = agent_pb2_grpc.AgentServiceStub(a)
+        expected = ask_document(agent_pb2_grpc.AgentServiceStub(b), "When is the market?")[0]
+        lender = stub.Generate(
+            pb.GenerateRequest(
+                messages=[
+                    pb.ChatMessage(role="user", content=DOCUMENT + "What is built of stone?")
+                ],
+                max_tokens=12,
+                temperature=0,
+            ),
+            timeout=300,
+        )
+        next(lender)  # the stream is open: the agent has the lender's request
+        follower = pool.submit(ask_document, stub, "When is the market?")
+        lender.cancel()  # while or before the follower waits for the lender's cells
+        text, _ = follower.result(timeout=300)
+        wait_for_idle(agent)  # both slots free: the cancelled lender's too
+    assert text == expected

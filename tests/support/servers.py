@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import grpc
 import uvicorn
 
 from conclave.gateway.server import build_server
@@ -19,6 +21,8 @@ from conclave.services.hardware import detect_hardware
 from conclave.services.hardware.types import HardwareReport
 from conclave.services.server import AgentServer
 from conclave.services.settings import AgentSettings
+from conclave.v1 import agent_pb2 as pb
+from conclave.v1 import agent_pb2_grpc
 
 
 @functools.cache
@@ -175,3 +179,16 @@ def gateway_settings(leader_address: str, **overrides: Any) -> GatewaySettings:
     }
     values.update(overrides)
     return GatewaySettings(**values)
+
+
+def wait_for_idle(agent: RunningAgent, within_s: float = 10.0) -> None:
+    """The slots of finished or cancelled work are free again shortly after."""
+    with grpc.insecure_channel(agent.address) as ch:
+        stub = agent_pb2_grpc.AgentServiceStub(ch)
+        deadline = time.monotonic() + within_s
+        while True:
+            info = stub.GetInfo(pb.GetInfoRequest(), timeout=5)
+            if info.slots_busy == 0 and info.queue_depth == 0:
+                return
+            assert time.monotonic() < deadline, f"still busy: {info.slots_busy} slots"
+            time.sleep(0.05)

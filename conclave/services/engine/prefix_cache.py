@@ -50,8 +50,8 @@ class PrefixCache:
         """`n` free slots for a prompt: first the one sharing the longest prefix with it
         (the oldest-freed among equals), then the oldest-freed of the rest. At least one
         prompt token is always left to prefill: its logits start the reply. The reuse is
-        rounded down to a multiple of `granularity` (the scheduler's prefill chunk), so a
-        prompt is prefilled in the same chunks whether or not part of it was cached."""
+        rounded down to a multiple of `granularity` (1, or the scheduler's prefill chunk when
+        batch invariance needs a prompt prefilled in the same chunks, cached or not)."""
         if n > len(self._free):
             raise ValueError(f"{n} slots asked, {len(self._free)} free")
         by_age = sorted(self._free, key=lambda s: self._freed_at[s])

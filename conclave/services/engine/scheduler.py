@@ -13,11 +13,20 @@ sample draws its own first token from the same logits row.
 
 A finished job's slots keep their KV cells (`prefix_cache.py`): a later prompt that
 starts with the same tokens takes the slot holding the longest shared prefix and
-prefills only the rest. ggml's CPU kernels give a row the same bits at some call sizes
-and not at others (measured: prefill calls of 8, 16, 32, 64 and 128 rows agree, calls of
-100, 150 and 188 rows do not), so prompts are prefilled in chunks that start at multiples
-of `prefill_chunk` and a cached prefix is reused in whole chunks: a prompt's chunks are
-the same calls, cached or not, and the cache changes no output.
+prefills only the rest. A prompt that shares its start with a job still running (the
+same question sent to several voices at once) copies those cells from the running job's
+first slot once that job has prefilled them, instead of prefilling them again beside it
+(`_follow`, `_adopt`).
+
+Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step,
+starting at multiples of it, so running streams keep flowing. ggml's CPU flash attention
+computes each query row on its own below FLASH_ATTENTION_TILE_ROWS rows of one sequence
+per call and switches to a tiled kernel that rounds differently from that many on. With
+chunks below it (the default 32) a cached prefix may end at any token: the chunk that
+completes it is a shorter call of the same kind, and the cache changes no output
+(tests/e2e/test_prefix_cache.py checks it token for token, at many offsets). Larger
+chunks are reused in whole chunks only (`_reuse_unit`), so a prompt's calls are the same
+cached or not.
 
 Batch invariance (the default) asks nothing of the batching itself: with ggml's tiled
 K-quant kernel off (see llama_model.py) and weights not repacked, a row's logits are the
@@ -54,7 +63,7 @@ from conclave.services.engine.llama_model import (
     LlamaModel,
     row_count_invariant_kernels,
 )
-from conclave.services.engine.prefix_cache import PrefixCache
+from conclave.services.engine.prefix_cache import PrefixCache, common_prefix
 from conclave.services.engine.sampler import (
     CandidateBuffer,
     GrammarDeadEnd,
@@ -75,6 +84,13 @@ from conclave.services.engine.types import (
 log = logging.getLogger(__name__)
 
 EmitFn = Callable[[GenerationEvent | ConclaveError], None]
+
+# A prompt follows a running job (copies its cells) only when that saves at least this
+# many prefilled tokens: with a KV stream per slot the copy moves the whole stream.
+MIN_FOLLOW_TOKENS = 16
+# ggml-cpu's flash attention takes its tiled kernel from this many query rows of one
+# sequence per call (GGML_FA_TILE_Q in ggml/src/ggml-cpu/common.h).
+FLASH_ATTENTION_TILE_ROWS = 64
 
 # A queued request is admitted only if it is expected to finish within this share of its
 # deadline: the estimate runs on averages while the machine's load changes, and a caller
@@ -121,13 +137,21 @@ class Job:
     cancelled: bool = False
     # The prompt ends where the reply's first word would take a space ("Assistant:").
     strip_leading_space: bool = False
-    cached_tokens: int = 0  # leading prompt tokens found in the slot's KV cells
+    cached_tokens: int = 0  # leading prompt tokens found in KV cells, not prefilled
+    # A running job whose first slot will hold this prompt's first `follow_until` tokens:
+    # this job waits for them and copies them instead of prefilling them itself.
+    donor: Job | None = None
+    follow_until: int = 0
     # Constrained decoding: each sample decodes with its own copy of this grammar.
     grammar: CompiledGrammar | None = None
 
     @property
     def prefilling(self) -> bool:
         return self.prefill_pos < len(self.prompt_tokens)
+
+    def cells_of_first_slot(self) -> int:
+        """How many leading prompt tokens the job's first slot holds cells for now."""
+        return self.prefill_pos if self.slots else 0
 
 
 @dataclass(eq=False)
@@ -205,6 +229,7 @@ class BatchScheduler:
             # samples then copies its cells into the sibling streams: cheap for a prompt.
             cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             cparams.kv_unified = False
+
             if not row_count_invariant_kernels():
                 log.warning(
                     "%s is set to use ggml's tiled kernel: greedy output may differ between "
@@ -385,9 +410,7 @@ class BatchScheduler:
             if self._cache.free < job.request.n:
                 return  # FIFO: a big job is not starved by smaller ones behind it
             self._waiting.popleft()
-            taken = self._cache.take(
-                job.prompt_tokens, job.request.n, granularity=self._config.prefill_chunk
-            )
+            taken = self._cache.take(job.prompt_tokens, job.request.n, granularity=self._reuse_unit)
             first, *siblings = taken.slots
             # Keep the shared prefix's cells; the siblings get the prompt copied in.
             llama_cpp.llama_memory_seq_rm(self._memory, first, taken.reused, -1)
@@ -398,7 +421,66 @@ class BatchScheduler:
             self.prompt_tokens_cached_total += taken.reused
             self.prompt_tokens_prefilled_total += len(job.prompt_tokens) - taken.reused
             job.admitted_at = time.perf_counter()
+            self._follow(job)
             self._active.append(job)
+
+    @property
+    def _reuse_unit(self) -> int:
+        """Cached cells are reused up to any token, unless batch invariance needs whole
+        chunks: chunks large enough for the tiled attention kernel (module docstring)."""
+        chunk = self._config.prefill_chunk
+        whole = self._config.batch_invariant and chunk >= FLASH_ATTENTION_TILE_ROWS
+        return chunk if whole else 1
+
+    def _follow(self, job: Job) -> None:
+        """Makes `job` wait for the running job whose prompt shares the longest start
+        with it, when that beats what its own slot had cached by MIN_FOLLOW_TOKENS."""
+        if not self._config.prefix_cache:
+            return
+        limit = len(job.prompt_tokens) - 1  # the last token is decoded here: its logits
+        best, until = None, job.prefill_pos + MIN_FOLLOW_TOKENS - 1
+        for other in self._active:
+            if other.cancelled or other.donor is not None or not other.slots:
+                continue  # a follower's cells are not there yet; chains are not worth it
+            shared = min(common_prefix(other.prompt_tokens, job.prompt_tokens), limit)
+            shared -= shared % self._reuse_unit
+            if shared > until:
+                best, until = other, shared
+        if best is not None:
+            job.donor, job.follow_until = best, until
+
+    def _adopt(self, job: Job) -> None:
+        """Copies the donor's first `follow_until` prompt cells into `job`'s first slot
+        (called between decode calls, while the donor holds them)."""
+        donor, until = job.donor, job.follow_until
+        assert donor is not None
+        src, dst = donor.slots[0], job.slots[0]
+        if self._config.batch_invariant:
+            # A stream per slot: llama.cpp copies whole streams, then the tail goes.
+            llama_cpp.llama_memory_seq_cp(self._memory, src, dst, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self._memory, dst, until, -1)
+        else:  # one pool: the cells get a second owner, nothing is copied
+            llama_cpp.llama_memory_seq_rm(self._memory, dst, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self._memory, src, dst, 0, until)
+        gained = until - job.prefill_pos
+        job.prefill_pos = job.cached_tokens = until
+        self.prompt_tokens_cached_total += gained
+        self.prompt_tokens_prefilled_total -= gained
+        job.donor = None
+
+    def _settle_followers(self, leaving: Job | None = None) -> None:
+        """Followers whose donor holds their cells now copy them; a follower whose donor
+        is cancelled or `leaving` (being released) before holding them prefills alone."""
+        for job in self._active:
+            donor = job.donor
+            if donor is None:
+                continue
+            if job.cancelled:
+                job.donor = None
+            elif donor.slots and donor.cells_of_first_slot() >= job.follow_until:
+                self._adopt(job)
+            elif donor is leaving or donor.cancelled or donor not in self._active:
+                job.donor = None
 
     def _reap_cancelled(self) -> None:
         for job in [j for j in self._active if j.cancelled]:
@@ -413,6 +495,12 @@ class BatchScheduler:
         for seq in job.sequences:
             seq.sampler.close()
         keep = self._config.prefix_cache and not failed  # a failed call's cells are unknown
+        if keep:  # its followers copy what they wait for before the slot can be reused
+            self._settle_followers(leaving=job)
+        else:
+            for follower in self._active:
+                if follower.donor is job:
+                    follower.donor = None
         held = self._held_tokens(job) if keep else {}
         for slot in job.slots:
             if not keep:
@@ -438,8 +526,10 @@ class BatchScheduler:
             if not seq.done
         ]
         budget = self._capacity - len(rows)
+        with self._cond:
+            self._settle_followers()
         for job in self._active:
-            if not job.prefilling or budget <= 0:
+            if not job.prefilling or job.donor is not None or budget <= 0:
                 continue
             start = job.prefill_pos
             # Chunks start at multiples of prefill_chunk: the same calls whether the prompt
