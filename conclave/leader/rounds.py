@@ -5,7 +5,9 @@ failed (a bug, the caller went away). It is on disk from its start (status runni
 each candidate added as it arrives), so a leader that dies mid-round leaves the round
 and what was heard; the next leader marks it interrupted. The outcome replaces that
 record in one transaction, so a reader sees the round running or whole, never half
-decided. One kind of round is not kept: one every participant refused as busy — that
+decided. A decided round's answer is sent before that write, not after it (a vote
+settled early answers at once, whatever the disk); GetRound and ListRounds wait for
+the write in flight (pending_writes.py). One kind of round is not kept: one every participant refused as busy — that
 is a 429 for the caller to retry (counted in metrics), not a round.
 """
 
