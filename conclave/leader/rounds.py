@@ -7,8 +7,9 @@ and what was heard; the next leader marks it interrupted. The outcome replaces t
 record in one transaction, so a reader sees the round running or whole, never half
 decided. A decided round's answer is sent before that write, not after it (a vote
 settled early answers at once, whatever the disk); GetRound and ListRounds wait for
-the write in flight (pending_writes.py). One kind of round is not kept: one every participant refused as busy — that
-is a 429 for the caller to retry (counted in metrics), not a round.
+the write in flight (pending_writes.py). One kind of round is not kept: one every
+participant refused as busy — that is a 429 for the caller to retry (counted in
+metrics), not a round.
 """
 
 from __future__ import annotations
