@@ -71,5 +71,10 @@ BENCHMARKS: dict[str, Benchmark] = {
             "bench.gateway_latency",
             "gateway path vs leader direct (added latency); requests/s with 32 clients",
         ),
+        Benchmark(
+            "early_answers",
+            "bench.early_answers",
+            "a settled vote's answer at the client: early answers vs waiting for every voice",
+        ),
     )
 }

@@ -16,11 +16,15 @@ READY_TIMEOUT_S = 60.0
 
 
 class LeaderProcess(ManagedProcess):
-    def __init__(self, agents: list[str], db: Path, log_dir: Path, *, voices: int) -> None:
+    def __init__(
+        self, agents: list[str], db: Path, log_dir: Path, *, voices: int, config: Path | None = None
+    ) -> None:
+        """`config`: a leader config file (named participants with their own settings)."""
         argv = [
             *conclave_command(), "leader", "--host", HOST, "--port", "0",
             "--agents", ",".join(agents), "--participants-per-agent", str(voices),
             "--db", str(db), "--log-level", "WARNING",
+            *(["--config", str(config)] if config is not None else []),
         ]  # fmt: skip
         super().__init__("leader", argv, log_dir)
         self.address = ""

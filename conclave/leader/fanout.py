@@ -30,6 +30,7 @@ from conclave.services.engine.types import (
 
 log = logging.getLogger(__name__)
 
+CANCELLED = "cancelled"  # a sample stopped unfinished: the outcome was settled, or the caller left
 Emit = Callable[[RoundEvent], None]
 # (candidates done so far, participants of the samples still out) -> stop the rest?
 Settled = Callable[[Sequence[Candidate], Sequence[str]], bool]
@@ -114,7 +115,7 @@ async def fan_out(
         if isinstance(result, BaseException):
             # A bug, not a participant failure: still account for every sample asked.
             log.error("participant %s failed unexpectedly", spec.participant.name, exc_info=result)
-            reason = "cancelled" if isinstance(result, asyncio.CancelledError) else "error"
+            reason = CANCELLED if isinstance(result, asyncio.CancelledError) else "error"
             result = [
                 Candidate(
                     participant=spec.participant.name,
@@ -156,6 +157,9 @@ async def _ask(
     )
     first_token: dict[int, float] = {}
     finished: dict[int, Candidate] = {}
+    # What a sample had said when it was stopped: a cancelled straggler's record keeps
+    # its text so far (it does not vote: only a finished answer does).
+    said: dict[int, list[str]] = {}
 
     def missing(reason: str, error: str) -> None:
         for index in range(spec.samples):
@@ -164,7 +168,7 @@ async def _ask(
                     participant=participant.name,
                     service=participant.service,
                     sample_index=index,
-                    text="",
+                    text="".join(said.get(index, ())) if reason == CANCELLED else "",
                     finish_reason=reason,
                     error=error,
                     latency_ms=_ms_since(started),
@@ -180,6 +184,7 @@ async def _ask(
                 if isinstance(event, Delta):
                     first_token.setdefault(event.index, _ms_since(started))
                     if event.text:
+                        said.setdefault(event.index, []).append(event.text)
                         emit(CandidateText(participant.name, event.index, turn, event.text))
                 elif isinstance(event, Finished):
                     finished[event.index] = Candidate(
@@ -206,7 +211,7 @@ async def _ask(
         missing("error", str(error))
     except asyncio.CancelledError:
         # Cancelled by fan_out because the outcome is settled: account for the rest.
-        missing("cancelled", "stopped early: the outcome could no longer change")
+        missing(CANCELLED, "stopped early: the outcome could no longer change")
     else:
         missing("error", "the agent ended the stream before every sample finished")
     return [finished[i] for i in range(spec.samples)]

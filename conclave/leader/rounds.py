@@ -5,8 +5,11 @@ failed (a bug, the caller went away). It is on disk from its start (status runni
 each candidate added as it arrives), so a leader that dies mid-round leaves the round
 and what was heard; the next leader marks it interrupted. The outcome replaces that
 record in one transaction, so a reader sees the round running or whole, never half
-decided. One kind of round is not kept: one every participant refused as busy — that
-is a 429 for the caller to retry (counted in metrics), not a round.
+decided. A decided round's answer is sent before that write, not after it (a vote
+settled early answers at once, whatever the disk); GetRound and ListRounds wait for
+the write in flight (pending_writes.py). One kind of round is not kept: one every
+participant refused as busy — that is a 429 for the caller to retry (counted in
+metrics), not a round.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from conclave.agents.rpc import AgentClients
 from conclave.errors import ConclaveError, InvalidRequest, Overloaded, Unavailable
 from conclave.leader.early_stop import outcome_settled
 from conclave.leader.events import CandidateDone, RoundDecided, RoundEvent, RoundStarted
-from conclave.leader.fanout import Settled, TurnSpec, fan_out, sampling_for, with_persona
+from conclave.leader.fanout import CANCELLED, Settled, TurnSpec, fan_out, sampling_for, with_persona
 from conclave.leader.participants import ParticipantRegistry
+from conclave.leader.pending_writes import PendingWrites
 from conclave.leader.store import RUNNING, RoundStore
 from conclave.leader.structured import PLAIN, OutputSpec
 from conclave.leader.types import Candidate, Decision, Participant, RoundRecord, RoundRequest
@@ -145,6 +149,15 @@ class RoundRunner:
         self._participants = participants
         self._strategies = dict(strategies)
         self._max_participants = max_participants
+        self._writes = PendingWrites()
+
+    async def stored(self, round_id: str) -> None:
+        """Until a decided round's record, if it is being written now, is on disk."""
+        await self._writes.wait(round_id)
+
+    async def all_stored(self) -> None:
+        """Until every decided round's record being written now is on disk."""
+        await self._writes.wait_all()
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -229,7 +242,11 @@ class RoundRunner:
                 if getter.done():
                     event = getter.result()
                     if isinstance(event, CandidateDone):
-                        await self._keep(ctx, heard, event.candidate)
+                        if event.candidate.finish_reason != CANCELLED:
+                            # A straggler stopped because the outcome is settled is not
+                            # written alone: the decided record holds it a moment later,
+                            # and the answer need not wait for one more write.
+                            await self._keep(ctx, heard, event.candidate)
                         heard += 1
                     yield event
                 else:
@@ -242,11 +259,20 @@ class RoundRunner:
                 await self._store.discard_async(ctx.round_id)
                 saved = True
                 raise error
-            await self._store.save_async(record, answers=self._answers(ctx), replace=True)
-            saved = True
             if error is not None:
+                await self._store.save_async(record, answers=self._answers(ctx), replace=True)
+                saved = True
                 raise error
+            # The answer cannot change any more: the caller gets it now, and the record
+            # (the same one) is written meanwhile, in a task a hang-up cannot cut short.
+            # GetRound and ListRounds wait for that write; the stream ends after it.
+            write = self._writes.start(
+                ctx.round_id,
+                self._store.save_async(record, answers=self._answers(ctx), replace=True),
+            )
+            saved = True
             yield RoundDecided(record)
+            await asyncio.shield(write)
         finally:
             if not saved:
                 # A bug, or the caller went away: keep what was heard, marked failed.

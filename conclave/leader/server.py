@@ -158,6 +158,7 @@ class LeaderServer:
         for source in self._sources:
             await source.close()
         await self._host.stop(grace)
+        await self.runner.all_stored()  # decided rounds already answered reach the disk
         await self.clients.close()
         self.store.close()
 

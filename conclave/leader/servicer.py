@@ -52,6 +52,8 @@ class LeaderServicer(leader_pb2_grpc.LeaderServiceServicer):
     async def GetRound(self, request: pb.GetRoundRequest, context) -> pb.Round:
         if not request.id:
             raise InvalidRequest("id is required", field="id")
+        # A round answered a moment ago may still be on its way to disk: read it whole.
+        await self._runner.stored(request.id)
         return convert.round_message(await self._store.get_async(request.id))
 
     @unary_errors
@@ -59,6 +61,7 @@ class LeaderServicer(leader_pb2_grpc.LeaderServiceServicer):
         size = request.page_size or 20
         if not 1 <= size <= 100:
             raise InvalidRequest("page_size must be between 1 and 100", field="page_size")
+        await self._runner.all_stored()  # no round listed as running that is decided
         rounds, token = await self._store.list_async(
             limit=size,
             page_token=request.page_token or None,

@@ -35,12 +35,17 @@ class LeaderClient:
 
     async def run_round(self, spec: RoundSpec, *, timeout: float) -> AsyncIterator[RoundEvent]:
         """The round's events, ending with RoundDecided. Leaving early (a client that
-        hung up) cancels the call, which stops the round's generations too."""
+        hung up) cancels the call, which stops the round's generations too. The decided
+        event is the end: the leader is then only storing the record, which GetRound
+        waits for, so nobody waits for it here."""
         reader = core.RoundReader()
         call = core.stub(self._channel()).RunRound(convert.run_round_request(spec), timeout=timeout)
         try:
             async for message in call:
-                yield reader.read(message)
+                event = reader.read(message)
+                yield event
+                if isinstance(event, RoundDecided):
+                    return
         except grpc.aio.AioRpcError as error:
             raise reader.failed(error) from None
         finally:

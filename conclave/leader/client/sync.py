@@ -39,14 +39,18 @@ class LeaderClientSync:
             raise Unavailable(f"no leader answers at {self.address}") from None
 
     def run_round(self, spec: RoundSpec, *, timeout: float) -> Iterator[RoundEvent]:
-        """The round's events, ending with RoundDecided."""
+        """The round's events, ending with RoundDecided (the end: the leader is then only
+        storing the record, which GetRound waits for)."""
         reader = core.RoundReader()
         call = self._stub.RunRound(convert.run_round_request(spec), timeout=timeout)
         with self._lock:
             self._calls.add(call)
         try:
             for message in call:
-                yield reader.read(message)
+                event = reader.read(message)
+                yield event
+                if isinstance(event, RoundDecided):
+                    return
         except grpc.RpcError as error:
             raise reader.failed(error) from None
         finally:

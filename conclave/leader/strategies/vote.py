@@ -1,8 +1,9 @@
 """`vote`: everyone answers at once, k samples each, and the round's method decides.
 
 Params: `early_stop` (default true): stop the stragglers once their answers can no longer
-change a counting method's outcome; false hears every voice (an experiment that studies
-votes of several sizes from one round, say).
+change a counting method's outcome, and answer then (the runner sends the decision
+before the record is written); false hears every voice, and the answer waits for them
+(an experiment that studies votes of several sizes from one round, say).
 """
 
 from __future__ import annotations
