@@ -346,6 +346,10 @@ def create_app(
 
     @app.get("/metrics", dependencies=guarded, summary="Prometheus metrics")
     async def prometheus() -> Response:
+        try:
+            metrics.agents_seen(await leader.list_agents())
+        except (Unavailable, NotFound):
+            metrics.agents_seen([])  # no leader: the gateway's own figures still count
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app

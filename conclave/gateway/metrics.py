@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from conclave.leader.types import RoundRecord
+from conclave.leader.types import AgentListing, RoundRecord
+
+# GetInfo's running totals (AgentListing.info keeps the .proto's names), by `kind` label.
+_AGENT_PROMPT_TOKENS = {
+    "cached": "prompt_tokens_cached_total",
+    "prefilled": "prompt_tokens_prefilled_total",
+}
 
 
 class Metrics:
@@ -59,6 +65,21 @@ class Metrics:
         self.in_flight = Gauge(
             "conclave_gateway_in_flight", "Requests being answered", registry=self.registry
         )
+        # The agents' own counters (GetInfo), read from the leader's listing at each
+        # scrape: an agent has no HTTP endpoint of its own to scrape.
+        self.agent_prompt_tokens = Gauge(
+            "conclave_agent_prompt_tokens",
+            "Prompt tokens an agent found in its KV cache (cached) or prefilled anew "
+            "(prefilled) since it started, as its GetInfo reports them",
+            ["agent", "kind"],
+            registry=self.registry,
+        )
+        self.agent_generated_tokens = Gauge(
+            "conclave_agent_generated_tokens",
+            "Tokens an agent generated since it started (GetInfo)",
+            ["agent"],
+            registry=self.registry,
+        )
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()
@@ -79,6 +100,20 @@ class Metrics:
         for c in record.candidates:
             self.tokens.labels("prompt").inc(c.prompt_tokens)
             self.tokens.labels("completion").inc(c.completion_tokens)
+
+    def agents_seen(self, listed: list[AgentListing]) -> None:
+        """Mirrors each answering agent's counters; an agent no longer listed, or not
+        answering, is dropped rather than shown with stale figures."""
+        self.agent_prompt_tokens.clear()
+        self.agent_generated_tokens.clear()
+        for agent in listed:
+            if agent.info is None:
+                continue
+            for kind, field in _AGENT_PROMPT_TOKENS.items():
+                self.agent_prompt_tokens.labels(agent.name, kind).set(int(agent.info.get(field, 0)))
+            self.agent_generated_tokens.labels(agent.name).set(
+                int(agent.info.get("tokens_generated_total", 0))
+            )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

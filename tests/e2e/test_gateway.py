@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.servers import (
     RunningAgent,
@@ -270,3 +271,21 @@ def test_health_and_metrics(gateway, client):
         "conclave_gateway_errors_total",
     ):
         assert name in metrics
+
+
+def test_metrics_show_each_agents_cached_and_prefilled_prompt_tokens(gateway, client):
+    for _ in range(2):  # the second finds the first's prompt in a slot
+        reply = client.chat.completions.create(
+            model="agent/test-agent", messages=ASK, max_tokens=4, temperature=0
+        )
+    samples = {
+        (s.name, s.labels.get("kind")): s.value
+        for family in text_string_to_metric_families(httpx.get(f"{gateway.url}/metrics").text)
+        for s in family.samples
+        if s.labels.get("agent") == "test-agent"
+    }
+    cached = samples[("conclave_agent_prompt_tokens", "cached")]
+    prefilled = samples[("conclave_agent_prompt_tokens", "prefilled")]
+    assert cached >= reply.usage.prompt_tokens - 1  # all of the repeat but its last token
+    assert prefilled >= reply.usage.prompt_tokens  # the first time, all of it
+    assert samples[("conclave_agent_generated_tokens", None)] >= 2
