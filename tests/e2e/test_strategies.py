@@ -198,3 +198,38 @@ def test_every_strategy_asks_the_participants_own_model(two_models, strategy):
     after = last_used()
     assert after["gemma-b"] > before["gemma-b"], "the participant's model did not answer"
     assert after["gemma-a"] == before["gemma-a"], "the agent's default model answered"
+
+
+def test_each_voices_critique_turn_finds_its_own_first_turn_in_the_agents_cache(tmp_path):
+    # A voice's turns all go to its own agent, and there the critique prompt (its first
+    # turn, its answer, then the others' answers) takes the slot that holds that history.
+    # A fresh agent: its slots hold nothing yet, and the personas differ from the first
+    # words on, so only that history can be found in them.
+    fresh = RunningAgent(agent_settings(name="fresh", slots=4))
+    with fresh, grpc.insecure_channel(fresh.address) as channel:
+        participants = [
+            ParticipantConfig(
+                name=name, address=fresh.address, persona=name, seed_offset=i
+            ).model_dump()
+            for i, name in enumerate(NAMES)
+        ]
+        settings = leader_settings(tmp_path / "rounds.db", participants=participants)
+        with (
+            RunningLeader(settings) as leader,
+            grpc.insecure_channel(leader.address) as leader_channel,
+        ):
+            events = run_round(
+                leader_pb2_grpc.LeaderServiceStub(leader_channel),
+                "parallel",
+                params={"critique_rounds": "1", "stop_on_agreement": "false"},
+            )
+        info = agent_pb2_grpc.AgentServiceStub(channel).GetInfo(
+            agent_pb2.GetInfoRequest(), timeout=10
+        )
+    turns = turns_of(events[-1].decided)
+    # Without the history a critique prompt would find at most the chat format's opening
+    # line (a few dozen tokens) in a slot.
+    assert info.prompt_tokens_cached_total >= sum(c.prompt_tokens for c in turns[0])
+    assert info.prompt_tokens_cached_total + info.prompt_tokens_prefilled_total == sum(
+        c.prompt_tokens for t in turns.values() for c in t
+    )
