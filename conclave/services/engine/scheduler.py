@@ -229,7 +229,6 @@ class BatchScheduler:
             # samples then copies its cells into the sibling streams: cheap for a prompt.
             cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             cparams.kv_unified = False
-
             if not row_count_invariant_kernels():
                 log.warning(
                     "%s is set to use ggml's tiled kernel: greedy output may differ between "
@@ -243,6 +242,9 @@ class BatchScheduler:
         if not self._ctx:
             raise Unavailable("llama.cpp could not create a context (out of memory?)")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
+        # Sliding-window layers (Gemma 3) drop cells older than the window as a sequence
+        # grows: a cached prefix is only whole if its window's cells are still there.
+        self._window = llama_cpp.llama_model_n_swa(model.handle)
         self._batch = llama_cpp.llama_batch_init(self._capacity, 0, 1)
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
@@ -412,17 +414,26 @@ class BatchScheduler:
             self._waiting.popleft()
             taken = self._cache.take(job.prompt_tokens, job.request.n, granularity=self._reuse_unit)
             first, *siblings = taken.slots
+            reused = taken.reused if self._whole(first, taken.reused) else 0
             # Keep the shared prefix's cells; the siblings get the prompt copied in.
-            llama_cpp.llama_memory_seq_rm(self._memory, first, taken.reused, -1)
+            llama_cpp.llama_memory_seq_rm(self._memory, first, reused, -1)
             for slot in siblings:
                 llama_cpp.llama_memory_seq_rm(self._memory, slot, -1, -1)
             job.slots = taken.slots
-            job.prefill_pos = job.cached_tokens = taken.reused
-            self.prompt_tokens_cached_total += taken.reused
-            self.prompt_tokens_prefilled_total += len(job.prompt_tokens) - taken.reused
+            job.prefill_pos = job.cached_tokens = reused
+            self.prompt_tokens_cached_total += reused
+            self.prompt_tokens_prefilled_total += len(job.prompt_tokens) - reused
             job.admitted_at = time.perf_counter()
             self._follow(job)
             self._active.append(job)
+
+    def _whole(self, slot: int, prefix: int) -> bool:
+        """Whether `slot` still holds every cell the token after its first `prefix`
+        needs: with a sliding window, the last window's worth (as llama-server checks)."""
+        if prefix == 0 or self._window <= 0:
+            return True
+        oldest = llama_cpp.llama_memory_seq_pos_min(self._memory, slot)
+        return 0 <= oldest <= max(0, prefix - self._window)
 
     @property
     def _reuse_unit(self) -> int:
@@ -478,7 +489,10 @@ class BatchScheduler:
             if job.cancelled:
                 job.donor = None
             elif donor.slots and donor.cells_of_first_slot() >= job.follow_until:
-                self._adopt(job)
+                if self._whole(donor.slots[0], job.follow_until):
+                    self._adopt(job)
+                else:  # the donor's window moved past what the follower needs
+                    job.donor = None
             elif donor is leaving or donor.cancelled or donor not in self._active:
                 job.donor = None
 
