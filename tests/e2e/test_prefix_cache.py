@@ -4,6 +4,7 @@ request's, is not prefilled again, and reusing it changes no output."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -40,17 +41,27 @@ def ask(stub, question: str, *, n: int = 1, model: str = "") -> tuple[list[str],
     return texts, usage
 
 
-@pytest.fixture(scope="module")
-def stubs():
-    cached = RunningAgent(agent_settings(name="cached", slots=2))
-    cold = RunningAgent(agent_settings(name="cold", slots=2, prefix_cache=False))
+@contextmanager
+def cached_and_cold(name: str, *, slots: int, cold_slots: int | None = None):
+    """Stubs of two fresh agents alike but for the cache: (cached agent, its agent,
+    cold agent). What the cold one answers is what the cached one must answer."""
+    cached = RunningAgent(agent_settings(name=name, slots=slots))
+    cold = RunningAgent(
+        agent_settings(name=f"{name}-cold", slots=cold_slots or slots, prefix_cache=False)
+    )
     with (
         cached,
         cold,
         grpc.insecure_channel(cached.address) as a,
         grpc.insecure_channel(cold.address) as b,
     ):
-        yield agent_pb2_grpc.AgentServiceStub(a), agent_pb2_grpc.AgentServiceStub(b)
+        yield agent_pb2_grpc.AgentServiceStub(a), cached, agent_pb2_grpc.AgentServiceStub(b)
+
+
+@pytest.fixture(scope="module")
+def stubs():
+    with cached_and_cold("cached", slots=2) as (cached, _, cold):
+        yield cached, cold
 
 
 def test_a_cached_prefix_gives_the_same_greedy_tokens_as_a_cold_prefill(stubs):
@@ -126,16 +137,10 @@ def test_requests_sent_together_share_one_prefill_of_their_common_start():
     # a longer prompt whose greedy answer beside others differs from alone, cache or not.
     questions = ("What is built of stone?", "When is the market?")
     # A fresh agent: nothing in its slots, so only a running request can lend its cells.
-    fresh = RunningAgent(agent_settings(name="together", slots=2))
-    cold = RunningAgent(agent_settings(name="together-cold", slots=2, prefix_cache=False))
     with (
-        fresh,
-        cold,
-        grpc.insecure_channel(fresh.address) as a,
-        grpc.insecure_channel(cold.address) as b,
+        cached_and_cold("together", slots=2) as (stub, _, cold_stub),
         ThreadPoolExecutor(len(questions)) as pool,
     ):
-        stub, cold_stub = agent_pb2_grpc.AgentServiceStub(a), agent_pb2_grpc.AgentServiceStub(b)
         together = list(pool.map(lambda q: ask_document(stub, q), questions))
         alone = [ask_document(cold_stub, q)[0] for q in questions]
         info = stub.GetInfo(pb.GetInfoRequest(), timeout=10)
@@ -163,17 +168,11 @@ def test_a_slot_reused_for_another_prompt_no_longer_serves_the_old_one():
 
 
 def test_a_request_waiting_for_a_cancelled_ones_cells_still_answers_right():
-    agent = RunningAgent(agent_settings(name="lender-goes", slots=2))
-    cold = RunningAgent(agent_settings(name="lender-cold", slots=1, prefix_cache=False))
     with (
-        agent,
-        cold,
-        grpc.insecure_channel(agent.address) as a,
-        grpc.insecure_channel(cold.address) as b,
+        cached_and_cold("lender-goes", slots=2, cold_slots=1) as (stub, agent, cold_stub),
         ThreadPoolExecutor(1) as pool,
     ):
-        stub = agent_pb2_grpc.AgentServiceStub(a)
-        expected = ask_document(agent_pb2_grpc.AgentServiceStub(b), "When is the market?")[0]
+        expected = ask_document(cold_stub, "When is the market?")[0]
         lender = stub.Generate(
             pb.GenerateRequest(
                 messages=[
