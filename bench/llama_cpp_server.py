@@ -22,6 +22,7 @@ from bench.procs import ManagedProcess, free_port
 from bench.timing import StreamTiming
 from bench.vs_llama_server_report import Reply
 from bench.workload import HOST, BenchError
+from conclave.services.engine.chat_format import FormattedPrompt
 
 READY_TIMEOUT_S = 180.0
 STREAM_TIMEOUT_S = 180.0
@@ -155,6 +156,19 @@ def completion_body(prompt: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
+def prompt_body(prompt: str, stop: Sequence[str], max_tokens: int) -> dict[str, Any]:
+    """A prompt rendered by the agent's chat format, greedy, with that format's stops."""
+    return {
+        "prompt": prompt,
+        "stop": list(stop),
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "repeat_penalty": 1.0,
+        "cache_prompt": True,  # its default too: said, so a changed default cannot hide
+        "stream": True,
+    }
+
+
 def chat_body(messages: Sequence[Mapping[str, str]], max_tokens: int) -> dict[str, Any]:
     return {
         "messages": [dict(m) for m in messages],
@@ -239,6 +253,45 @@ async def chat_stream(
         prompt_tokens=prefilled + cached,
         cached_tokens=cached,
         completion_tokens=int(usage.get("completion_tokens", timings.get("predicted_n", 0))),
+        sent=sent,
+        first=first if first is not None else end,
+        end=end,
+    )
+
+
+async def prompt_stream(
+    client: httpx.AsyncClient,
+    base_url: str,
+    prompt: FormattedPrompt,
+    max_tokens: int,
+) -> Reply:
+    """One streamed /v1/completions request of a rendered chat prompt: its text (without
+    the leading space the format's reply starts with, as the agent strips it), instants
+    and prompt tokens prefilled vs taken from its cache (timings.prompt_n / cache_n)."""
+    parts: list[str] = []
+    first = None
+    timings: dict[str, Any] = {}
+    sent = time.monotonic()
+    body = prompt_body(prompt.text, prompt.stop, max_tokens)
+    async for event in _events(client, f"{base_url}/v1/completions", body):
+        for choice in event.get("choices", ()):
+            if choice.get("text"):
+                first = first or time.monotonic()
+                parts.append(choice["text"])
+        timings = event.get("timings", timings)
+    end = time.monotonic()
+    if not timings:
+        raise BenchError("llama-server sent no timings: cannot tell prefilled from cached")
+    text = "".join(parts)
+    if prompt.strip_leading_space and text.startswith(" "):
+        text = text[1:]
+    prefilled = int(timings.get("prompt_n", 0))
+    cached = int(timings.get("cache_n", 0))
+    return Reply(
+        text=text,
+        prompt_tokens=prefilled + cached,
+        cached_tokens=cached,
+        completion_tokens=int(timings.get("predicted_n", 0)),
         sent=sent,
         first=first if first is not None else end,
         end=end,

@@ -12,6 +12,16 @@ from autogen_core.models import LLMMessage, UserMessage
 from conclave.agents.messages import to_chat_messages
 from conclave.leader.conversation.prompts import Shown, critique_messages
 from conclave.leader.personas import get_persona
+from conclave.services.engine.chat_format import (
+    ChatFormat,
+    ChatFormatChoice,
+    FormattedPrompt,
+    choose_chat_format,
+)
+from conclave.services.engine.llama_model import identify
+from conclave.services.engine.types import ChatMessage, Demonstration
+from conclave.services.model_source import resolve_model
+from conclave.services.settings import AgentSettings
 
 Chat = tuple[tuple[str, str], ...]  # (role, content) turns
 
@@ -74,3 +84,22 @@ def critique_turn(question: str, team: Sequence[Voice], answers: Sequence[str]) 
 def as_dicts(chat: Chat) -> list[dict[str, str]]:
     """OpenAI-style messages for llama-server's /v1/chat/completions."""
     return [{"role": role, "content": content} for role, content in chat]
+
+
+def agent_chat_format(settings: AgentSettings) -> ChatFormatChoice:
+    """The chat format the agent serves these settings' model with, chosen as the agent
+    chooses it (conclave/services/engine/factory.py). llama-server gets the prompt this
+    renders: a base model without a template (the bundled one) is served a transcript with
+    demonstrations that llama-server cannot know of, and the same tokens on both sides are
+    what makes the comparison fair."""
+    model = resolve_model(settings.model, settings.model_cache_dir)
+    return choose_chat_format(
+        identify(model.path),
+        override=settings.chat_format or model.preferred_chat_format,
+        demonstrations=tuple(Demonstration(d.user, d.assistant) for d in settings.demonstrations),
+        preamble=settings.chat_preamble,
+    )
+
+
+def render(chat_format: ChatFormat, chat: Chat) -> FormattedPrompt:
+    return chat_format.format([ChatMessage(role, content) for role, content in chat])

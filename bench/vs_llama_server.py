@@ -60,6 +60,7 @@ from bench.llama_cpp_server import (
     LlamaCppServerProcess,
     chat_stream,
     completion_stream,
+    prompt_stream,
 )
 from bench.machine import machine_info
 from bench.order import RoundBudget, rotated
@@ -68,9 +69,11 @@ from bench.result import BenchResult, Options
 from bench.round_workload import (
     QUESTIONS,
     Chat,
+    agent_chat_format,
     as_dicts,
     critique_turn,
     first_turn,
+    render,
     voices,
 )
 from bench.timing import StreamTiming
@@ -91,6 +94,7 @@ from bench.vs_llama_server_report import (
     ttft_table,
 )
 from bench.workload import CONTEXT_SIZE, MAX_TOKENS, THREADS, BenchError, model_path, prompt_for
+from conclave.services.engine.chat_format import ChatFormat
 from conclave.v1 import agent_pb2 as pb
 from conclave.v1 import agent_pb2_grpc
 
@@ -111,6 +115,7 @@ ROUND_TIMEOUT_S = 300.0
 CONNECT_TIMEOUT_S = 30.0
 SETTLE_S = 0.5  # lets the last variant's llama.cpp threads stop spinning
 WARM_UP_QUESTION = "What is 2 + 2?"  # not one of the measured questions
+TEMPLATE = "gguf-template"  # the chat format of a model with its own Jinja template
 
 # ---- one request, each way ---------------------------------------------------------------
 
@@ -147,15 +152,24 @@ async def agent_chat(stub: agent_pb2_grpc.AgentServiceStub, chat: Chat, max_toke
 
 
 class Endpoint:
-    """One variant's server, as the workloads talk to it."""
+    """One variant's server, as the workloads talk to it. `chat_format`: the agent's, for
+    llama-server: a template model's turns go to its /v1/chat/completions (the same
+    template), any other format's rendered prompt to its /v1/completions."""
 
-    def __init__(self, variant: str, url: str) -> None:
+    def __init__(self, variant: str, url: str, chat_format: ChatFormat) -> None:
         self.variant = variant
         self.url = url  # HOST:PORT for an agent, a base URL for llama-server
+        self.chat_format = chat_format
 
     @property
     def is_agent(self) -> bool:
         return self.variant in AGENTS
+
+    async def _server_reply(self, client: httpx.AsyncClient, chat: Chat) -> Reply:
+        if self.chat_format.name == TEMPLATE:
+            return await chat_stream(client, self.url, as_dicts(chat), ROUND_MAX_TOKENS)
+        prompt = render(self.chat_format, chat)
+        return await prompt_stream(client, self.url, prompt, ROUND_MAX_TOKENS)
 
     async def streams(self, n: int, offset: int) -> list[StreamTiming]:
         if self.is_agent:
@@ -206,14 +220,7 @@ class Endpoint:
         async with httpx.AsyncClient() as client:
 
             async def post(chats: Sequence[Chat]) -> list[Reply]:
-                return list(
-                    await asyncio.gather(
-                        *(
-                            chat_stream(client, self.url, as_dicts(c), ROUND_MAX_TOKENS)
-                            for c in chats
-                        )
-                    )
-                )
+                return list(await asyncio.gather(*(self._server_reply(client, c) for c in chats)))
 
             started = time.monotonic()
             first = await post([first_turn(question, v) for v in team])
@@ -297,10 +304,17 @@ def warm_up(endpoints: dict[str, Endpoint]) -> None:
 # ---- how each side ran --------------------------------------------------------------------
 
 
-def agent_side(variant: str, address: str) -> Side:
+def agent_side(variant: str, address: str, chat_format: str) -> Side:
+    """How the agent says it runs; and a check that llama-server will get the prompts the
+    agent renders (the bench chose the chat format the way the agent does)."""
     with grpc.insecure_channel(address) as channel:
         info = agent_pb2_grpc.AgentServiceStub(channel).GetInfo(
             pb.GetInfoRequest(), timeout=CONNECT_TIMEOUT_S
+        )
+    if info.model.chat_format != chat_format:
+        raise BenchError(
+            f"the agent serves chat format {info.model.chat_format!r}, the benchmark "
+            f"rendered {chat_format!r}: the two servers would not get the same prompts"
         )
     fast = variant == AGENT_FAST
     return Side(
@@ -345,7 +359,9 @@ def run_parts(options: Options, parts: Sequence[str]) -> BenchResult:
     round_budget = RoundBudget(min(options.repeats or questions, len(QUESTIONS)), ROUNDS_BUDGET_S)
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
         logs = Path(tmp)
-        agent = AgentProcess(agent_settings("bench-agent", slots=SLOTS), logs)
+        settings = agent_settings("bench-agent", slots=SLOTS)
+        chat = agent_chat_format(settings)
+        agent = AgentProcess(settings, logs)
         fast = AgentProcess(
             agent_settings("bench-agent-fast", slots=SLOTS, batch_invariant=False), logs
         )
@@ -364,21 +380,23 @@ def run_parts(options: Options, parts: Sequence[str]) -> BenchResult:
         }
         with ProcessGroup(agent, fast, *servers.values()):
             endpoints = {
-                AGENT: Endpoint(AGENT, agent.wait_ready()),
-                AGENT_FAST: Endpoint(AGENT_FAST, fast.wait_ready()),
-                **{v: Endpoint(v, s.wait_ready()) for v, s in servers.items()},
+                AGENT: Endpoint(AGENT, agent.wait_ready(), chat.format),
+                AGENT_FAST: Endpoint(AGENT_FAST, fast.wait_ready(), chat.format),
+                **{v: Endpoint(v, s.wait_ready(), chat.format) for v, s in servers.items()},
             }
             sides = [
-                agent_side(AGENT, endpoints[AGENT].url),
-                agent_side(AGENT_FAST, endpoints[AGENT_FAST].url),
+                agent_side(AGENT, endpoints[AGENT].url, chat.format.name),
+                agent_side(AGENT_FAST, endpoints[AGENT_FAST].url, chat.format.name),
                 *(server_side(v, s, build) for v, s in servers.items()),
             ]
             warm_up(endpoints)
             bursts = measure_streams(endpoints, stream_budget) if "streams" in parts else []
             samples = measure_rounds(endpoints, round_budget) if "rounds" in parts else []
-    return summarize(
+    result = summarize(
         parts, bursts, samples, sides, build, stream_budget.completed, round_budget.completed
     )
+    result.parameters["chat_format"] = f"{chat.format.name} ({chat.reason})"
+    return result
 
 
 def summarize(
