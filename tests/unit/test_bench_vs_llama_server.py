@@ -18,9 +18,11 @@ from bench.llama_cpp_server import (
     LlamaCppServerProcess,
     chat_stream,
     completion_stream,
+    prompt_body,
+    prompt_stream,
     server_argv,
 )
-from bench.round_workload import as_dicts, critique_turn, first_turn, voices
+from bench.round_workload import as_dicts, critique_turn, first_turn, render, voices
 from bench.timing import StreamTiming
 from bench.vs_llama_server_report import (
     AGENT,
@@ -37,6 +39,7 @@ from bench.vs_llama_server_report import (
     targets,
 )
 from bench.workload import BenchError
+from conclave.services.engine.chat_format import CompletionFormat, FormattedPrompt
 
 VARIANTS = (AGENT, AGENT_FAST, SERVER, SERVER_PLAIN)
 
@@ -217,6 +220,30 @@ def test_chat_stream_splits_prompt_into_prefilled_and_cached():
     assert reply.text == "Answer: 42"
     assert (reply.prompt_tokens, reply.cached_tokens, reply.prefilled) == (100, 70, 30)
     assert reply.completion_tokens == 5
+
+
+def test_prompt_stream_drops_the_formats_leading_space_and_reads_the_cache_split():
+    body = _sse(
+        {"choices": [{"text": " Answer", "finish_reason": None}]},
+        {"choices": [{"text": ": 42", "finish_reason": "stop"}]},
+        {"choices": [], "timings": {"prompt_n": 12, "cache_n": 200, "predicted_n": 4}},
+    )
+    prompt = FormattedPrompt(
+        text="User: q\nAssistant:", stop=("\nUser:",), strip_leading_space=True
+    )
+    reply = _run_with(body, lambda c: prompt_stream(c, "http://h", prompt, 48))
+    assert reply.text == "Answer: 42"  # as the agent returns it
+    assert (reply.prompt_tokens, reply.cached_tokens, reply.completion_tokens) == (212, 200, 4)
+
+
+def test_a_rendered_critique_prompt_goes_to_llama_server_with_the_formats_stops():
+    chat = critique_turn("What is 40 + 2?", voices(), ["41", "42", "43"])[0]
+    prompt = render(CompletionFormat(), chat)
+    body = prompt_body(prompt.text, prompt.stop, 48)
+    assert body["prompt"].endswith("Assistant:")
+    assert "Assistant: 41" in body["prompt"]  # the voice's own answer, as its turn
+    assert body["stop"] == list(prompt.stop) and "\nUser:" in body["stop"]
+    assert body["cache_prompt"] is True and body["temperature"] == 0.0
 
 
 def test_chat_stream_without_timings_is_an_error():
