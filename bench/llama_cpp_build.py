@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -138,6 +139,26 @@ def _source_tree(build: LlamaServerBuild, log: Path) -> Path:
     return tree
 
 
+_CPU_FEATURES = re.compile(r"system_info: .*?\| (CPU : .*)$", re.M)
+
+
+def server_system_info(binary: Path) -> str:
+    """The CPU features llama-server was compiled with, in the wheel's format. It prints
+    them at trace verbosity before it loads a model, so a missing model file is enough."""
+    argv = [str(binary), "--verbosity", "4", "--model", "/nonexistent.gguf", "--port", "1"]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unknown ({error})"
+    return cpu_features(run.stdout + run.stderr) or "unknown (no system_info line)"
+
+
+def cpu_features(log: str) -> str | None:
+    """The "CPU : ... |" part of a llama.cpp system_info log line."""
+    found = _CPU_FEATURES.search(log)
+    return found.group(1).strip() if found else None
+
+
 def wheel_system_info() -> str:
     """The CPU features the agent's llama.cpp was compiled with, as llama.cpp prints them."""
     import llama_cpp
@@ -188,6 +209,7 @@ def record(target: LlamaServerBuild, flags: Sequence[str]) -> None:
             )
         },
         "wheel_system_info": wheel_system_info(),
+        "server_system_info": server_system_info(target.binary),
     }
     target.info_path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 

@@ -8,7 +8,6 @@ Not to be confused with bench/llama_server.py: that one is llama-cpp-python's Py
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ STREAM_TIMEOUT_S = 180.0
 # ggml's switch for its tiled K-quant kernel (see conclave/services/engine/llama_model.py):
 # the agent turns it off in both of its modes, llama-server leaves it on by default.
 TILED_KERNEL_SWITCH = "GGML_CPU_TILED_MM"
-_SYSTEM_INFO = re.compile(r"system[_ ]info: (.*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +119,6 @@ class LlamaCppServerProcess(ManagedProcess):
                     pass  # not listening yet
                 time.sleep(0.25)
         raise BenchError(f"{self.name} not ready in {timeout:.0f} s. {self.log_tail()}")
-
-    def system_info(self) -> str:
-        """The CPU features llama-server says it was compiled with (from its log)."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        found = _SYSTEM_INFO.search(text)
-        return found.group(1).strip() if found else ""
 
     def slot_context(self) -> int | None:
         """Context per slot as llama-server reports it: n_ctx of /props' slot settings."""

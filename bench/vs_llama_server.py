@@ -53,7 +53,7 @@ from bench import report
 from bench.agent_server import AgentProcess, agent_settings
 from bench.clients import grpc_stream_async
 from bench.concurrency_report import Burst
-from bench.llama_cpp_build import LlamaServerBuild, ensure_built, wheel_system_info
+from bench.llama_cpp_build import LlamaServerBuild, ensure_built, pinned_version, wheel_system_info
 from bench.llama_cpp_server import (
     AGENT_KERNELS,
     DEFAULTS,
@@ -86,6 +86,7 @@ from bench.vs_llama_server_report import (
     Reply,
     RoundSample,
     Side,
+    cpu_features_notes,
     round_ratio_table,
     rounds_table,
     setup_table,
@@ -108,8 +109,13 @@ LEVELS = (1, 4, 8)
 STREAM_ROUNDS, QUICK_STREAM_ROUNDS = 3, 1
 ROUND_MAX_TOKENS = 48  # as bench/strategies.py: short answers
 QUICK_QUESTIONS = 2
+# Another round (of levels, or question) starts only if it fits in the budget, judging by
+# the longest so far; past the hard deadline even round 0 skips what is left. On a machine
+# busy with other work a burst of 8 streams can take a minute: the deadlines keep a run
+# to about half an hour at worst.
 STREAMS_BUDGET_S = 420.0
 ROUNDS_BUDGET_S = 420.0
+HARD_DEADLINE_S = 720.0  # per part
 BURST_TIMEOUT_S = 180.0
 ROUND_TIMEOUT_S = 300.0
 CONNECT_TIMEOUT_S = 30.0
@@ -248,10 +254,16 @@ def _attempt(what: str, work: Callable[[], Coroutine[Any, Any, Any]], timeout: f
 
 def measure_streams(endpoints: dict[str, Endpoint], budget: RoundBudget) -> list[Burst]:
     bursts: list[Burst] = []
+    deadline = time.monotonic() + HARD_DEADLINE_S
     for r in budget:
         for level_index, n in enumerate(LEVELS):
             offset = r * len(LEVELS) + level_index  # the same prompts for every variant
             for variant in rotated(VARIANTS, r + level_index):
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "streams round %d, N=%d, %s: skipped, past the deadline", r, n, variant
+                    )
+                    continue
                 end = endpoints[variant]
                 timings = _attempt(
                     f"streams round {r}, N={n}, {variant}",
@@ -269,8 +281,12 @@ def measure_streams(endpoints: dict[str, Endpoint], budget: RoundBudget) -> list
 
 def measure_rounds(endpoints: dict[str, Endpoint], budget: RoundBudget) -> list[RoundSample]:
     samples: list[RoundSample] = []
+    deadline = time.monotonic() + HARD_DEADLINE_S
     for q in budget:
         for variant in rotated(VARIANTS, q):
+            if time.monotonic() > deadline:
+                log.warning("rounds question %d, %s: skipped, past the deadline", q, variant)
+                continue
             end = endpoints[variant]
             sample = _attempt(
                 f"rounds question {q}, {variant}",
@@ -292,8 +308,9 @@ def measure_rounds(endpoints: dict[str, Endpoint], budget: RoundBudget) -> list[
 
 def warm_up(endpoints: dict[str, Endpoint]) -> None:
     """First requests are slower (page faults, thread pools): not counted."""
+    # One short round each: it runs both the prefill and the decode path, with fewer
+    # tokens than a burst of 128-token streams.
     for variant, end in endpoints.items():
-        _attempt(f"warm-up streams, {variant}", lambda end=end: end.streams(2, 0), BURST_TIMEOUT_S)
         _attempt(
             f"warm-up round, {variant}",
             lambda end=end: end.round(WARM_UP_QUESTION, -1),
@@ -319,7 +336,7 @@ def agent_side(variant: str, address: str, chat_format: str) -> Side:
     fast = variant == AGENT_FAST
     return Side(
         variant=variant,
-        build=f"llama-cpp-python wheel: {wheel_system_info()}",
+        build=f"llama-cpp-python {pinned_version()} wheel (pip, llama.cpp's defaults)",
         weights=f"{info.model.weights or '?'} ({info.model.weights_reason or 'no reason given'})",
         kernels="tiled kernel off, "
         + ("one shared KV pool" if fast else "flash attention, a KV stream per slot"),
@@ -329,6 +346,13 @@ def agent_side(variant: str, address: str, chat_format: str) -> Side:
     )
 
 
+def resolved_flags(build: LlamaServerBuild) -> str:
+    resolved = build.info().get("resolved", {})
+    assert isinstance(resolved, dict)
+    keys = ("GGML_NATIVE", "GGML_OPENMP", "GGML_LLAMAFILE")
+    return ", ".join(f"{k}={resolved.get(k, '?')}" for k in keys)
+
+
 def server_side(variant: str, server: LlamaCppServerProcess, build: LlamaServerBuild) -> Side:
     try:
         ctx: int | None = server.slot_context()
@@ -336,7 +360,7 @@ def server_side(variant: str, server: LlamaCppServerProcess, build: LlamaServerB
         ctx = None
     return Side(
         variant=variant,
-        build=f"llama-server {build.version} (bench/llama_cpp_build.py): {server.system_info()}",
+        build=f"llama-server from the {build.version} sdist ({resolved_flags(build)})",
         weights="repacked (its default)" if server.mode.repack else "plain (--no-repack)",
         kernels=server.mode.describe(),
         threads=THREADS,
@@ -408,7 +432,10 @@ def summarize(
     stream_rounds: int,
     questions: int,
 ) -> BenchResult:
-    tables = [setup_table(sides)]
+    info = build.info()
+    # The wheel's line now (it could have been rebuilt since), llama-server's from its build.
+    notes = cpu_features_notes(wheel_system_info(), str(info.get("server_system_info", "")))
+    tables = [setup_table(sides, notes)]
     if "streams" in parts:
         tables += [
             streams_table(bursts, LEVELS, VARIANTS, stream_rounds),
@@ -439,9 +466,10 @@ def summarize(
             "voices": ",".join(v.name for v in voices()),
             "order": "per level (streams) or question (rounds), variants rotated by round",
             "model": model_path().name,
-            "llama_server_build": build.info(),
+            "llama_server": str(build.binary),
         },
         measurements={
+            "llama_server_build": info,
             "sides": [asdict(s) for s in sides],
             "bursts": [b.as_dict() for b in bursts],
             "rounds": [s.as_dict() for s in samples],

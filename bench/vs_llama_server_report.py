@@ -251,8 +251,19 @@ class Side:
     context_per_slot: int | None  # as the server reports it (None: not reported)
 
 
-def setup_table(sides: Sequence[Side]) -> Table:
+def cpu_features_notes(wheel: str, server: str) -> tuple[str, ...]:
+    """Both builds' CPU feature lines, and whether they match (the kernels follow them)."""
+    verdict = "the same" if wheel.strip() == server.strip() else "DIFFERENT: kernels differ"
+    return (
+        f"CPU features, agent's wheel: {wheel}",
+        f"CPU features, llama-server: {server}",
+        f"The two builds' CPU features are {verdict}.",
+    )
+
+
+def setup_table(sides: Sequence[Side], notes: Sequence[str] = ()) -> Table:
     return Table(
+        notes=tuple(notes),
         title="How each side ran",
         columns=(
             "server",

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bench.concurrency_report import Burst
-from bench.llama_cpp_build import CMAKE_FLAGS, _cmake_cache, flags_digest, locate
+from bench.llama_cpp_build import CMAKE_FLAGS, _cmake_cache, cpu_features, flags_digest, locate
 from bench.llama_cpp_server import (
     AGENT_KERNELS,
     DEFAULTS,
@@ -31,6 +31,7 @@ from bench.vs_llama_server_report import (
     SERVER_PLAIN,
     Reply,
     RoundSample,
+    cpu_features_notes,
     hit_rate,
     median_ttft_ms,
     paired_round_ratio,
@@ -96,22 +97,22 @@ def test_the_tiled_kernel_switch_follows_the_mode(tmp_path: Path):
     assert env_of(AGENT_KERNELS) == "0"
 
 
-def test_system_info_is_read_from_the_servers_log(tmp_path: Path):
-    proc = LlamaCppServerProcess(
-        "srv",
-        tmp_path,
-        binary=Path("b"),
-        model=Path("m"),
-        slots=1,
-        context_per_slot=64,
-        threads=1,
-        mode=DEFAULTS,
+def test_cpu_features_are_read_from_a_system_info_line():
+    log = (
+        "0.00.007 I cmn  common_param: verbosity = 4\n"
+        "0.00.007 I cmn  common_param: system_info: n_threads = 2 (n_threads_batch = 2) / 2"
+        " | CPU : AVX2 = 1 | AVX512 = 1 | \n"
+        "0.00.008 E load: failed to open /nonexistent.gguf\n"
     )
-    proc.log_path.write_text(
-        "main: loading\nsystem_info: n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1 |\nready\n",
-        encoding="utf-8",
-    )
-    assert proc.system_info() == "n_threads = 2 | CPU : AVX2 = 1 | AVX512 = 1 |"
+    assert cpu_features(log) == "CPU : AVX2 = 1 | AVX512 = 1 |"
+    assert cpu_features("no such line") is None
+
+
+def test_the_notes_say_whether_both_builds_have_the_same_cpu_features():
+    same = cpu_features_notes("CPU : AVX2 = 1 |", "CPU : AVX2 = 1 | ")
+    other = cpu_features_notes("CPU : AVX2 = 1 | AVX512 = 1 |", "CPU : AVX2 = 1 |")
+    assert same[-1] == "The two builds' CPU features are the same."
+    assert "DIFFERENT" in other[-1]
 
 
 def test_the_build_cache_is_keyed_by_version_and_flags(tmp_path: Path, monkeypatch):
