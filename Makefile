@@ -13,7 +13,7 @@ ARGS ?=
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: setup system-deps run test test-unit test-e2e protos protos-check lint fmt bench doctor \
-	clean pi-image wheelhouse-arm64 deploy-lint docs demo experiment screenshots
+	clean llama-server pi-image wheelhouse-arm64 deploy-lint docs demo experiment screenshots
 
 # Idempotent: reinstalls only when the lock or pyproject changed. pip's wheel cache keeps the
 # llama-cpp-python build, so it compiles once per machine.
@@ -80,6 +80,10 @@ fmt: setup
 
 bench: setup
 	$(PY) -m bench $(ARGS)
+
+# llama.cpp's C++ llama-server for bench vs_llama_server, built once into ~/.cache (minutes).
+llama-server: setup
+	$(PY) -m bench.llama_cpp_build
 
 # A small shipped experiment end to end on the bundled model, in a few minutes: six sums,
 # a three-voice vote against one critique turn; table, CSV/JSON, report.md and a plot in

@@ -3,9 +3,12 @@ same settings for an engine built in this process."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from pathlib import Path
+
+import grpc
 
 from bench.procs import ManagedProcess
 from bench.workload import CONTEXT_SIZE, HOST, THREADS, BenchError
@@ -14,9 +17,14 @@ from conclave.services.engine.llama_engine import LlamaEngine
 from conclave.services.hardware import detect_hardware
 from conclave.services.model_source import resolve_model
 from conclave.services.settings import AgentSettings
+from conclave.v1 import agent_pb2 as pb
+from conclave.v1 import agent_pb2_grpc
 
 READY_TIMEOUT_S = 180.0
 READY_PREFIX = "conclave agent ready on "
+INFO_TIMEOUT_S = 30.0
+
+log = logging.getLogger(__name__)
 
 
 def agent_settings(name: str, *, slots: int, batch_invariant: bool = True) -> AgentSettings:
@@ -72,6 +80,10 @@ class AgentProcess(ManagedProcess):
         super().__init__(settings.name, argv, log_dir, env=env)
         self.settings = settings
         self.address = ""
+        # Which weights actually ran ("repacked" or "plain", and why), from GetInfo once
+        # the agent is ready: fast mode falls back to plain weights when the repack
+        # self-test fails on this CPU, so the settings alone do not say.
+        self.weights = ""
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Blocks until the model is loaded; returns HOST:PORT."""
@@ -79,4 +91,15 @@ class AgentProcess(ManagedProcess):
         self.address = line.removeprefix(READY_PREFIX).strip()
         if not self.address:
             raise BenchError(f"{self.name}: cannot read the address from {line!r}")
+        self.weights = self._weights()
+        log.info("%s: weights %s", self.name, self.weights)
         return self.address
+
+    def _weights(self) -> str:
+        try:
+            with grpc.insecure_channel(self.address) as channel:
+                stub = agent_pb2_grpc.AgentServiceStub(channel)
+                model = stub.GetInfo(pb.GetInfoRequest(), timeout=INFO_TIMEOUT_S).model
+        except grpc.RpcError as error:
+            raise BenchError(f"{self.name}: GetInfo failed: {error}") from None
+        return f"{model.weights or 'unknown'} ({model.weights_reason or 'no reason given'})"

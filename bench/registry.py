@@ -67,6 +67,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "5xx, refusals, tok/s per agent, RSS growth",
         ),
         Benchmark(
+            "vs_llama_server",
+            "bench.vs_llama_server",
+            "agent vs llama.cpp's C++ llama-server (built once, cached): 1/4/8 streams, and "
+            "rounds of 3 voices + a critique turn (wall time, prompt tokens prefilled)",
+        ),
+        Benchmark(
             "gateway_latency",
             "bench.gateway_latency",
             "gateway path vs leader direct (added latency); requests/s with 32 clients",
