@@ -107,18 +107,8 @@ class LlamaCppServerProcess(ManagedProcess):
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Polls /health (503 while the model loads); returns the base URL."""
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=5.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise BenchError(f"{self.name} exited early. {self.log_tail()}")
-                try:
-                    if client.get(f"{self.base_url}/health").status_code == 200:
-                        return self.base_url
-                except httpx.TransportError:
-                    pass  # not listening yet
-                time.sleep(0.25)
-        raise BenchError(f"{self.name} not ready in {timeout:.0f} s. {self.log_tail()}")
+        self.wait_http_ok(f"{self.base_url}/health", timeout)
+        return self.base_url
 
     def slot_context(self) -> int | None:
         """Context per slot as llama-server reports it: n_ctx of /props' slot settings."""

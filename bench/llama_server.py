@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from bench.procs import ManagedProcess, free_port
-from bench.workload import CONTEXT_SIZE, HOST, THREADS, BenchError
+from bench.workload import CONTEXT_SIZE, HOST, THREADS
 
 READY_TIMEOUT_S = 180.0
 
@@ -34,15 +31,5 @@ class LlamaServerProcess(ManagedProcess):
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Polls /v1/models until the model is loaded; returns the base URL."""
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=5.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise BenchError(f"{self.name} exited early. {self.log_tail()}")
-                try:
-                    if client.get(f"{self.base_url}/v1/models").status_code == 200:
-                        return self.base_url
-                except httpx.TransportError:
-                    pass  # not listening yet
-                time.sleep(0.25)
-        raise BenchError(f"{self.name} not ready in {timeout:.0f} s. {self.log_tail()}")
+        self.wait_http_ok(f"{self.base_url}/v1/models", timeout)
+        return self.base_url

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import httpx
 import psutil
 
 from bench.workload import HOST, BenchError
@@ -117,6 +118,22 @@ class ManagedProcess:
 
     def rss_bytes(self) -> int:
         return int(psutil.Process(self.pid).memory_info().rss)
+
+    def wait_http_ok(self, url: str, timeout: float) -> None:
+        """Polls `url` until it answers 200 (a server loading its model answers otherwise
+        or not at all); fails at once if the process exits."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise BenchError(f"{self.name} exited early. {self.log_tail()}")
+                try:
+                    if client.get(url).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass  # not listening yet
+                time.sleep(0.25)
+        raise BenchError(f"{self.name} not ready in {timeout:.0f} s. {self.log_tail()}")
 
     def log_tail(self, lines: int = 15) -> str:
         try:
