@@ -27,7 +27,9 @@ INFO_TIMEOUT_S = 30.0
 log = logging.getLogger(__name__)
 
 
-def agent_settings(name: str, *, slots: int, batch_invariant: bool = True) -> AgentSettings:
+def agent_settings(
+    name: str, *, slots: int, batch_invariant: bool = True, prefix_cache: bool = True
+) -> AgentSettings:
     """One place for the benchmark's service settings: the subprocess gets them as flags
     and environment, the in-process engine as this object, so both schedule alike."""
     return AgentSettings(
@@ -39,6 +41,7 @@ def agent_settings(name: str, *, slots: int, batch_invariant: bool = True) -> Ag
         context_size=CONTEXT_SIZE,
         queue_limit=max(16, slots),
         batch_invariant=batch_invariant,
+        prefix_cache=prefix_cache,
         log_level="WARNING",  # per-request logging is not what we measure
     )
 
@@ -74,9 +77,12 @@ class AgentProcess(ManagedProcess):
             "--log-level", settings.log_level,
             *(["--config", str(settings.config_file)] if settings.config_file else []),
         ]  # fmt: skip
-        # No flag for this one. Set both ways, so a stray variable in the caller's
+        # No flags for these. Set both ways, so a stray variable in the caller's
         # environment cannot swap the mode.
-        env = {"CONCLAVE_AGENT_BATCH_INVARIANT": str(settings.batch_invariant).lower()}
+        env = {
+            "CONCLAVE_AGENT_BATCH_INVARIANT": str(settings.batch_invariant).lower(),
+            "CONCLAVE_AGENT_PREFIX_CACHE": str(settings.prefix_cache).lower(),
+        }
         super().__init__(settings.name, argv, log_dir, env=env)
         self.settings = settings
         self.address = ""

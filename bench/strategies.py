@@ -14,6 +14,14 @@ decision. "correct" compares the decided short answer with the expected number: 
 270M-parameter model gets most of them wrong, and the column is there to be read with
 that in mind, not as a verdict on the strategies.
 
+Every round is asked twice, of two agents side by side (their order rotated too): the
+agent as it ships, and the same agent with its prompt cache off (`prefix_cache: false`,
+what every round cost before issue 20: each prompt prefilled whole). Their GetInfo
+counters say how many prompt tokens each actually prefilled; the ratios between them are
+taken question by question, so both sides of a ratio ran back to back. `parallel` runs
+with `stop_on_agreement: false`, so it always decodes its two turns (issue 20's
+"R = 1, no early stop").
+
 Run it with `python -m bench strategies [--quick]` (or `make bench`): the table is printed
 and saved as bench/results/strategies.md and .json.
 """
@@ -34,7 +42,7 @@ from bench.in_process_round import decided_round
 from bench.order import rotated
 from bench.procs import ProcessGroup
 from bench.result import BenchResult, Options
-from bench.stats import median, ratio, spread
+from bench.stats import Target, median, ratio, spread
 from bench.table import Table, cell
 from bench.workload import CONTEXT_SIZE, THREADS
 from conclave.agents.rpc import AgentClients
@@ -64,7 +72,7 @@ ROUND_TIMEOUT_S = 1800.0
 # (strategy, params): what the issue asks to compare.
 STRATEGIES: tuple[tuple[str, dict[str, str]], ...] = (
     ("vote", {}),
-    ("parallel", {"critique_rounds": "1"}),
+    ("parallel", {"critique_rounds": "1", "stop_on_agreement": "false"}),
     ("round_robin", {"critique_rounds": "1"}),
     ("moa", {"layers": "1"}),
 )
@@ -90,11 +98,20 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
 )
 ANSWER_HINT = " Answer with a number."
 
+# The two agents every round is asked of: as shipped, and with the prompt cache off.
+CACHED, UNCACHED = "cached", "uncached"
+AGENTS = (CACHED, UNCACHED)
+# Issue 20's goals: a parallel round prefills at most half of what it did without the
+# cache, and takes at most 2.1 × a vote's wall time (it decodes two turns: 2 × is the floor).
+PREFILL_TARGET = 0.5
+PARALLEL_WALL_TARGET = 2.1
+
 
 @dataclass(frozen=True, slots=True)
 class RoundRow:
     """One round of one strategy on one question."""
 
+    agent: str  # CACHED | UNCACHED
     strategy: str
     question: int
     repeat: int
@@ -126,10 +143,16 @@ class RoundRow:
 
 
 def row_of(
-    strategy: str, question: int, repeat: int, record: RoundRecord, prompt: PromptWork
+    agent: str,
+    strategy: str,
+    question: int,
+    repeat: int,
+    record: RoundRecord,
+    prompt: PromptWork,
 ) -> RoundRow:
     candidates = record.candidates
     return RoundRow(
+        agent=agent,
         strategy=strategy,
         question=question,
         repeat=repeat,
@@ -147,13 +170,14 @@ def row_of(
     )
 
 
-def failed_row(strategy: str, question: int, repeat: int, error: str) -> RoundRow:
-    return RoundRow(strategy, question, repeat, f"error: {error}", 0.0, 0, 0, 0, 0, "", "", 0.0)
+def failed_row(agent: str, strategy: str, question: int, repeat: int, error: str) -> RoundRow:
+    return RoundRow(
+        agent, strategy, question, repeat, f"error: {error}", 0.0, 0, 0, 0, 0, "", "", 0.0
+    )
 
 
-async def measure(address: str, questions: int, repeats: int, db: Path) -> list[RoundRow]:
-    store = RoundStore.open(db)
-    clients = AgentClients()
+def round_runner(address: str, clients: AgentClients, store: RoundStore) -> RoundRunner:
+    """The leader's runner with the three personas on the agent at `address`."""
     registry = ParticipantRegistry(
         AgentDirectory(),
         configured=[
@@ -162,25 +186,38 @@ async def measure(address: str, questions: int, repeats: int, db: Path) -> list[
         ],
         per_agent=1,
     )
-    runner = RoundRunner(
+    return RoundRunner(
         clients=clients, store=store, participants=registry, strategies=default_strategies()
     )
+
+
+async def measure(
+    addresses: dict[str, str], questions: int, repeats: int, db: Path
+) -> list[RoundRow]:
+    """Every strategy on every question, on each agent of `addresses` (AGENTS order)."""
+    store = RoundStore.open(db)
+    clients = AgentClients()
+    runners = {agent: round_runner(address, clients, store) for agent, address in addresses.items()}
     rows: list[RoundRow] = []
     try:
         # Warm-up: page the weights in and build the compute graphs (not measured).
-        await decide(runner, "vote", {}, 0, repeat=-1)
+        for runner in runners.values():
+            await decide(runner, "vote", {}, 0, repeat=-1)
         order = 0
         for repeat in range(repeats):
             for question in range(questions):
                 for strategy, params in rotated(STRATEGIES, order):
-                    before = await prompt_counters(address)
-                    record_or_error = await decide(runner, strategy, params, question, repeat)
-                    if isinstance(record_or_error, str):
-                        rows.append(failed_row(strategy, question, repeat, record_or_error))
-                    else:
-                        work = (await prompt_counters(address)) - before
-                        rows.append(row_of(strategy, question, repeat, record_or_error, work))
-                    log.info("%s", rows[-1])
+                    for agent in rotated(list(runners), order):
+                        address = addresses[agent]
+                        before = await prompt_counters(address)
+                        outcome = await decide(runners[agent], strategy, params, question, repeat)
+                        if isinstance(outcome, str):
+                            row = failed_row(agent, strategy, question, repeat, outcome)
+                        else:
+                            work = (await prompt_counters(address)) - before
+                            row = row_of(agent, strategy, question, repeat, outcome, work)
+                        rows.append(row)
+                        log.info("%s", row)
                 order += 1
     finally:
         await clients.close()
@@ -229,56 +266,26 @@ def run(options: Options | None = None, *, quick: bool = False) -> BenchResult:
     questions = QUICK_QUESTIONS if options.quick else len(QUESTIONS)
     repeats = options.rounds(1, 1)
     with tempfile.TemporaryDirectory(prefix="conclave-bench-") as tmp:
-        agent = AgentProcess(agent_settings("bench-strategies", slots=AGENT_SLOTS), Path(tmp))
-        with ProcessGroup(agent):
-            address = agent.wait_ready()
-            rows = asyncio.run(measure(address, questions, repeats, Path(tmp) / "rounds.db"))
+        agents = {
+            agent: AgentProcess(
+                agent_settings(
+                    f"bench-strategies-{agent}", slots=AGENT_SLOTS, prefix_cache=agent == CACHED
+                ),
+                Path(tmp),
+            )
+            for agent in AGENTS
+        }
+        with ProcessGroup(*agents.values()):
+            addresses = {agent: process.wait_ready() for agent, process in agents.items()}
+            rows = asyncio.run(measure(addresses, questions, repeats, Path(tmp) / "rounds.db"))
     return summarize(rows, questions, repeats)
 
 
 def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult:
-    by_strategy = {s: [r for r in rows if r.strategy == s] for s, _ in STRATEGIES}
-    main_rows = []
-    medians: dict[str, tuple[float | None, float | None]] = {}
-    prefilled: dict[str, float | None] = {}
-    for strategy, runs in by_strategy.items():
-        decided = [r for r in runs if r.decided]
-        wall_s = [r.wall_ms / 1000 for r in decided]
-        tokens = [float(r.tokens) for r in decided]
-        medians[strategy] = (median(tokens), median(wall_s))
-        prefilled[strategy] = median([float(r.prefilled_tokens) for r in decided])
-        bounds = spread(wall_s)
-        main_rows.append(
-            (
-                LABELS[strategy],
-                f"{len(decided)}/{len(runs)}",
-                cell(_mean([r.turns for r in decided]), 1),
-                cell(_mean([r.generations for r in decided]), 1),
-                cell(median([float(r.prompt_tokens) for r in decided]), 0),
-                cell(median([float(r.completion_tokens) for r in decided]), 0),
-                cell(median(tokens), 0),
-                cell(median([float(r.prefilled_tokens) for r in decided]), 0),
-                cell(_hit_rate(decided), 0, "%"),
-                cell(median(wall_s), 2),
-                "—" if bounds is None else f"{bounds[0]:.1f} – {bounds[1]:.1f}",
-                cell(_mean([r.agreement for r in decided]), 2),
-                f"{sum(r.correct for r in runs)}/{len(runs)}",
-            )
-        )
-    base_tokens, base_wall = medians["vote"]
-    relative_rows = tuple(
-        (
-            LABELS[s],
-            cell(ratio(medians[s][0], base_tokens), 2, "×"),
-            cell(ratio(prefilled[s], prefilled["vote"]), 2, "×"),
-            cell(ratio(medians[s][1], base_wall), 2, "×"),
-            cell(ratio(medians[s][0], medians[s][1]), 0),
-        )
-        for s, _ in STRATEGIES
-    )
     per_round = Table(
         title=f"Per decided round: {questions} questions × {repeats} repeat(s), medians",
         columns=(
+            "agent",
             "strategy",
             "decided",
             "turns",
@@ -293,29 +300,69 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
             "agreement",
             "correct",
         ),
-        rows=tuple(main_rows),
+        rows=tuple(
+            strategy_row(agent, strategy, runs_of(rows, agent, strategy))
+            for agent in AGENTS
+            for strategy, _ in STRATEGIES
+        ),
         notes=(
+            "agent: cached is the agent as it ships; uncached the same with "
+            "`prefix_cache: false` (every prompt prefilled whole, as before issue 20)",
             "tokens: prompt + completion of every candidate of every turn of the round",
             "prefilled tok: prompt tokens the agent actually prefilled for the round; cache "
             "hit: share of the round's prompt tokens found in KV cells (GetInfo counters)",
-            "turns and generations are means; parallel stops early when all answers agree",
-            f"3 participants (personas {', '.join(PERSONAS)}) on one agent, {AGENT_SLOTS} slots",
+            "turns and generations are means; parallel runs with stop_on_agreement false",
+            f"3 participants (personas {', '.join(PERSONAS)}) on each agent, {AGENT_SLOTS} slots",
             "correct: decided short answer equals the expected number (a 270M model; read "
             "as a sanity check, not a ranking)",
         ),
     )
     relative = Table(
-        title="Relative to vote (medians)",
-        columns=("strategy", "tokens", "prefilled", "wall time", "tokens per wall second"),
-        rows=relative_rows,
+        title="Relative to vote on the same agent",
+        columns=("agent", "strategy", "tokens", "prefilled", "wall time", "tok per wall s"),
+        rows=tuple(
+            relative_row(rows, agent, strategy) for agent in AGENTS for strategy, _ in STRATEGIES
+        ),
+        notes=(
+            "tokens, prefilled: ratio of the medians; wall time: median over questions of "
+            "the ratio on one question (the two rounds ran back to back)",
+        ),
+    )
+    cache = Table(
+        title="What the prompt cache changes: cached / uncached agent, same rounds",
+        columns=("strategy", "prefilled", "wall time"),
+        rows=tuple(
+            (
+                LABELS[strategy],
+                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), "prefilled"), 2, "×"),
+                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), "wall"), 2, "×"),
+            )
+            for strategy, _ in STRATEGIES
+        ),
+        notes=("medians over questions of the ratio on one question",),
     )
     return BenchResult(
         name=NAME,
         title="Conversation strategies: tokens and wall time per decided round",
-        tables=(per_round, relative),
+        tables=(per_round, relative, cache),
+        targets=(
+            Target(
+                "parallel prefilled per round, cached / uncached",
+                "<=",
+                PREFILL_TARGET,
+                paired(rows, (CACHED, "parallel"), (UNCACHED, "parallel"), "prefilled"),
+            ),
+            Target(
+                "parallel / vote wall time (cached agent)",
+                "<=",
+                PARALLEL_WALL_TARGET,
+                paired(rows, (CACHED, "parallel"), (CACHED, "vote"), "wall"),
+            ),
+        ),
         parameters={
             "questions": questions,
             "repeats": repeats,
+            "agents": ", ".join(AGENTS),
             "participants": ",".join(PERSONAS),
             "agent_slots": AGENT_SLOTS,
             "context_size": CONTEXT_SIZE,
@@ -324,11 +371,76 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
             "temperature": TEMPERATURE,
             "seed": SEED,
             "participant_timeout_s": PARTICIPANT_TIMEOUT_S,
-            "order": "interleaved per question, rotated each question",
+            "order": "interleaved per question, strategies and agents rotated each question",
             "strategies": "; ".join(f"{s} {p}" for s, p in STRATEGIES),
         },
         measurements={"rounds": [asdict(r) for r in rows]},
     )
+
+
+def runs_of(rows: list[RoundRow], agent: str, strategy: str) -> list[RoundRow]:
+    return [r for r in rows if r.agent == agent and r.strategy == strategy]
+
+
+def strategy_row(agent: str, strategy: str, runs: list[RoundRow]) -> tuple[str, ...]:
+    decided = [r for r in runs if r.decided]
+    wall_s = [r.wall_ms / 1000 for r in decided]
+    bounds = spread(wall_s)
+    return (
+        agent,
+        LABELS[strategy],
+        f"{len(decided)}/{len(runs)}",
+        cell(_mean([r.turns for r in decided]), 1),
+        cell(_mean([r.generations for r in decided]), 1),
+        cell(median([float(r.prompt_tokens) for r in decided]), 0),
+        cell(median([float(r.completion_tokens) for r in decided]), 0),
+        cell(median([float(r.tokens) for r in decided]), 0),
+        cell(median([float(r.prefilled_tokens) for r in decided]), 0),
+        cell(_hit_rate(decided), 0, "%"),
+        cell(median(wall_s), 2),
+        "—" if bounds is None else f"{bounds[0]:.1f} – {bounds[1]:.1f}",
+        cell(_mean([r.agreement for r in decided]), 2),
+        f"{sum(r.correct for r in runs)}/{len(runs)}",
+    )
+
+
+def relative_row(rows: list[RoundRow], agent: str, strategy: str) -> tuple[str, ...]:
+    def medians(name: str) -> tuple[float | None, float | None]:
+        decided = [r for r in runs_of(rows, agent, name) if r.decided]
+        return (
+            median([float(r.tokens) for r in decided]),
+            median([float(r.prefilled_tokens) for r in decided]),
+        )
+
+    (tokens, prefilled), (base_tokens, base_prefilled) = medians(strategy), medians("vote")
+    decided = [r for r in runs_of(rows, agent, strategy) if r.decided]
+    wall_s = median([r.wall_ms / 1000 for r in decided])
+    return (
+        agent,
+        LABELS[strategy],
+        cell(ratio(tokens, base_tokens), 2, "×"),
+        cell(ratio(prefilled, base_prefilled), 2, "×"),
+        cell(paired(rows, (agent, strategy), (agent, "vote"), "wall"), 2, "×"),
+        cell(ratio(tokens, wall_s), 0),
+    )
+
+
+def paired(
+    rows: list[RoundRow], x: tuple[str, str], y: tuple[str, str], measure: str
+) -> float | None:
+    """Median over questions (and repeats) of x's `measure` / y's on the same question:
+    x and y are (agent, strategy); measure is "wall" (ms) or "prefilled" (tokens)."""
+
+    def value(row: RoundRow) -> float:
+        return row.wall_ms if measure == "wall" else float(row.prefilled_tokens)
+
+    def by_question(agent: str, strategy: str) -> dict[tuple[int, int], float]:
+        return {
+            (r.question, r.repeat): value(r) for r in runs_of(rows, agent, strategy) if r.decided
+        }
+
+    xs, ys = by_question(*x), by_question(*y)
+    return median(ratio(xs[k], ys[k]) for k in xs.keys() & ys.keys())
 
 
 def _hit_rate(rows: list[RoundRow]) -> float | None:
