@@ -18,7 +18,8 @@ Every round is asked twice, of two agents side by side (their order rotated too)
 agent as it ships, and the same agent with its prompt cache off (`prefix_cache: false`,
 what every round cost before issue 20: each prompt prefilled whole). Their GetInfo
 counters say how many prompt tokens each actually prefilled; the ratios between them are
-taken question by question, so both sides of a ratio ran back to back. `parallel` runs
+taken question by question: a cached and an uncached round of one strategy ran back to
+back, and the strategies of one question within minutes of each other. `parallel` runs
 with `stop_on_agreement: false`, so it always decodes its two turns (issue 20's
 "R = 1, no early stop").
 
@@ -32,6 +33,7 @@ import asyncio
 import logging
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -325,7 +327,7 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         ),
         notes=(
             "tokens, prefilled: ratio of the medians; wall time: median over questions of "
-            "the ratio on one question (the two rounds ran back to back)",
+            "the ratio on one question (both rounds ran in that question's turn)",
         ),
     )
     cache = Table(
@@ -334,12 +336,15 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         rows=tuple(
             (
                 LABELS[strategy],
-                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), "prefilled"), 2, "×"),
-                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), "wall"), 2, "×"),
+                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), prefilled), 2, "×"),
+                cell(paired(rows, (CACHED, strategy), (UNCACHED, strategy), wall), 2, "×"),
             )
             for strategy, _ in STRATEGIES
         ),
-        notes=("medians over questions of the ratio on one question",),
+        notes=(
+            "medians over questions of the ratio on one question (the two agents' rounds "
+            "ran back to back)",
+        ),
     )
     return BenchResult(
         name=NAME,
@@ -350,13 +355,13 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
                 "parallel prefilled per round, cached / uncached",
                 "<=",
                 PREFILL_TARGET,
-                paired(rows, (CACHED, "parallel"), (UNCACHED, "parallel"), "prefilled"),
+                paired(rows, (CACHED, "parallel"), (UNCACHED, "parallel"), prefilled),
             ),
             Target(
                 "parallel / vote wall time (cached agent)",
                 "<=",
                 PARALLEL_WALL_TARGET,
-                paired(rows, (CACHED, "parallel"), (CACHED, "vote"), "wall"),
+                paired(rows, (CACHED, "parallel"), (CACHED, "vote"), wall),
             ),
         ),
         parameters={
@@ -382,6 +387,18 @@ def runs_of(rows: list[RoundRow], agent: str, strategy: str) -> list[RoundRow]:
     return [r for r in rows if r.agent == agent and r.strategy == strategy]
 
 
+def decided_of(rows: list[RoundRow], agent: str, strategy: str) -> list[RoundRow]:
+    return [r for r in runs_of(rows, agent, strategy) if r.decided]
+
+
+def wall(row: RoundRow) -> float:
+    return row.wall_ms
+
+
+def prefilled(row: RoundRow) -> float:
+    return float(row.prefilled_tokens)
+
+
 def strategy_row(agent: str, strategy: str, runs: list[RoundRow]) -> tuple[str, ...]:
     decided = [r for r in runs if r.decided]
     wall_s = [r.wall_ms / 1000 for r in decided]
@@ -405,41 +422,27 @@ def strategy_row(agent: str, strategy: str, runs: list[RoundRow]) -> tuple[str, 
 
 
 def relative_row(rows: list[RoundRow], agent: str, strategy: str) -> tuple[str, ...]:
-    def medians(name: str) -> tuple[float | None, float | None]:
-        decided = [r for r in runs_of(rows, agent, name) if r.decided]
-        return (
-            median([float(r.tokens) for r in decided]),
-            median([float(r.prefilled_tokens) for r in decided]),
-        )
-
-    (tokens, prefilled), (base_tokens, base_prefilled) = medians(strategy), medians("vote")
-    decided = [r for r in runs_of(rows, agent, strategy) if r.decided]
-    wall_s = median([r.wall_ms / 1000 for r in decided])
+    decided, base = decided_of(rows, agent, strategy), decided_of(rows, agent, "vote")
+    tokens = median([float(r.tokens) for r in decided])
     return (
         agent,
         LABELS[strategy],
-        cell(ratio(tokens, base_tokens), 2, "×"),
-        cell(ratio(prefilled, base_prefilled), 2, "×"),
-        cell(paired(rows, (agent, strategy), (agent, "vote"), "wall"), 2, "×"),
-        cell(ratio(tokens, wall_s), 0),
+        cell(ratio(tokens, median([float(r.tokens) for r in base])), 2, "×"),
+        cell(ratio(median(map(prefilled, decided)), median(map(prefilled, base))), 2, "×"),
+        cell(paired(rows, (agent, strategy), (agent, "vote"), wall), 2, "×"),
+        cell(ratio(tokens, median([r.wall_ms / 1000 for r in decided])), 0),
     )
 
 
 def paired(
-    rows: list[RoundRow], x: tuple[str, str], y: tuple[str, str], measure: str
+    rows: list[RoundRow],
+    x: tuple[str, str],
+    y: tuple[str, str],
+    measure: Callable[[RoundRow], float],
 ) -> float | None:
-    """Median over questions (and repeats) of x's `measure` / y's on the same question:
-    x and y are (agent, strategy); measure is "wall" (ms) or "prefilled" (tokens)."""
-
-    def value(row: RoundRow) -> float:
-        return row.wall_ms if measure == "wall" else float(row.prefilled_tokens)
-
-    def by_question(agent: str, strategy: str) -> dict[tuple[int, int], float]:
-        return {
-            (r.question, r.repeat): value(r) for r in runs_of(rows, agent, strategy) if r.decided
-        }
-
-    xs, ys = by_question(*x), by_question(*y)
+    """Median over questions (and repeats) of x's `measure` / y's on the same question;
+    x and y are (agent, strategy), `measure` is `wall` or `prefilled`."""
+    xs, ys = ({(r.question, r.repeat): measure(r) for r in decided_of(rows, *v)} for v in (x, y))
     return median(ratio(xs[k], ys[k]) for k in xs.keys() & ys.keys())
 
 

@@ -3,7 +3,7 @@ cached vs uncached targets (pure logic; the benchmark itself runs in `make bench
 
 from __future__ import annotations
 
-from bench.strategies import CACHED, UNCACHED, RoundRow, paired, summarize
+from bench.strategies import CACHED, UNCACHED, RoundRow, paired, prefilled, summarize, wall
 
 
 def row(agent: str, strategy: str, question: int, wall_ms: float, prefilled: int) -> RoundRow:
@@ -36,7 +36,7 @@ def test_paired_takes_the_median_of_per_question_ratios() -> None:
         row(CACHED, "vote", 2, 100.0, 1),
     ]
     # per question 3.0, 3.0, 4.0: the median pairs neighbours, not the two medians (400/100)
-    assert paired(rows, (CACHED, "parallel"), (CACHED, "vote"), "wall") == 3.0
+    assert paired(rows, (CACHED, "parallel"), (CACHED, "vote"), wall) == 3.0
 
 
 def test_paired_skips_questions_one_side_did_not_decide() -> None:
@@ -46,7 +46,7 @@ def test_paired_skips_questions_one_side_did_not_decide() -> None:
         row(UNCACHED, "parallel", 0, 100.0, 80),
         RoundRow(UNCACHED, "parallel", 1, 0, "failed", 1.0, 1, 3, 100, 10, "", "42", 0.0, 99, 1),
     ]
-    assert paired(rows, (CACHED, "parallel"), (UNCACHED, "parallel"), "prefilled") == 0.25
+    assert paired(rows, (CACHED, "parallel"), (UNCACHED, "parallel"), prefilled) == 0.25
 
 
 def test_summary_states_both_issue_targets() -> None:
