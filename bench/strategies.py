@@ -23,6 +23,15 @@ back, and the strategies of one question within minutes of each other. `parallel
 with `stop_on_agreement: false`, so it always decodes its two turns (issue 20's
 "R = 1, no early stop").
 
+Every strategy asks the same question, so without care the cached agent would answer the
+second strategy's first turn from the first strategy's KV cells: a vote would look
+nearly free, which no user asking a new question sees. Before each of its rounds the
+cached agent therefore serves an unmeasured filler round: as many voices as it has
+slots, all at once, on a question never asked before, so every slot then holds the
+shared text (system prompt, demonstrations, persona) and another question, as on an
+agent that has been answering other users. What a round reuses is then only what any
+new question would find, and, in later turns, its own earlier turns.
+
 Run it with `python -m bench strategies [--quick]` (or `make bench`): the table is printed
 and saved as bench/results/strategies.md and .json.
 """
@@ -66,6 +75,9 @@ MAX_TOKENS = 48
 TEMPERATURE = 0.7
 SEED = 1234
 QUICK_QUESTIONS = 3
+# The filler round before each cached round: short, greedy, every voice heard (no early
+# stop, so no slot is left half-filled by a cancelled straggler).
+FILLER_MAX_TOKENS = 4
 # Generous: on a busy machine a generation can take minutes, and a participant's missed
 # deadline would count as the strategy's failure rather than the machine's.
 PARTICIPANT_TIMEOUT_S = 300.0
@@ -130,6 +142,8 @@ class RoundRow:
     # and after the round): tokens found in a slot's KV cells, and tokens prefilled.
     cached_tokens: int = 0
     prefilled_tokens: int = 0
+    # The first turn's time: its slowest candidate (request sent -> finished).
+    first_turn_ms: float = 0.0
 
     @property
     def decided(self) -> bool:
@@ -169,6 +183,7 @@ def row_of(
         agreement=record.decision.agreement,
         cached_tokens=prompt.cached,
         prefilled_tokens=prompt.prefilled,
+        first_turn_ms=max((c.latency_ms for c in candidates if c.turn == 0), default=0.0),
     )
 
 
@@ -178,19 +193,38 @@ def failed_row(agent: str, strategy: str, question: int, repeat: int, error: str
     )
 
 
-def round_runner(address: str, clients: AgentClients, store: RoundStore) -> RoundRunner:
-    """The leader's runner with the three personas on the agent at `address`."""
+def round_runner(
+    address: str, clients: AgentClients, store: RoundStore, voices: int = len(PERSONAS)
+) -> RoundRunner:
+    """The leader's runner with `voices` participants on the agent at `address`, wearing
+    the personas in turn (the measured rounds: each persona once)."""
     registry = ParticipantRegistry(
         AgentDirectory(),
         configured=[
-            ParticipantConfig(name=name, address=address, persona=name, seed_offset=i)
-            for i, name in enumerate(PERSONAS)
+            ParticipantConfig(
+                name=_voice_name(i),
+                address=address,
+                persona=PERSONAS[i % len(PERSONAS)],
+                seed_offset=i,
+            )
+            for i in range(voices)
         ],
         per_agent=1,
     )
     return RoundRunner(
         clients=clients, store=store, participants=registry, strategies=default_strategies()
     )
+
+
+def _voice_name(i: int) -> str:
+    persona = PERSONAS[i % len(PERSONAS)]
+    return persona if i < len(PERSONAS) else f"{persona}-{i // len(PERSONAS) + 1}"
+
+
+def filler_question(n: int) -> str:
+    """The n-th filler question: unlike the measured ones and never the same twice (a
+    repeated filler would find itself cached and leave the other slots as they were)."""
+    return f"What is {n + 200} plus {3 * n + 7}?"
 
 
 async def measure(
@@ -200,6 +234,13 @@ async def measure(
     store = RoundStore.open(db)
     clients = AgentClients()
     runners = {agent: round_runner(address, clients, store) for agent, address in addresses.items()}
+    # Only the cached agent keeps anything from one round to the next.
+    fillers = {
+        agent: round_runner(address, clients, store, voices=AGENT_SLOTS)
+        for agent, address in addresses.items()
+        if agent == CACHED
+    }
+    fills = 0
     rows: list[RoundRow] = []
     try:
         # Warm-up: page the weights in and build the compute graphs (not measured).
@@ -211,6 +252,9 @@ async def measure(
                 for strategy, params in rotated(STRATEGIES, order):
                     for agent in rotated(list(runners), order):
                         address = addresses[agent]
+                        if agent in fillers:
+                            await fill_slots(fillers[agent], fills)
+                            fills += 1
                         before = await prompt_counters(address)
                         outcome = await decide(runners[agent], strategy, params, question, repeat)
                         if isinstance(outcome, str):
@@ -244,6 +288,23 @@ async def prompt_counters(address: str) -> PromptWork:
             agent_pb2.GetInfoRequest(), timeout=10
         )
     return PromptWork(info.prompt_tokens_cached_total, info.prompt_tokens_prefilled_total)
+
+
+async def fill_slots(runner: RoundRunner, n: int) -> None:
+    """An unmeasured vote of one voice per slot on the n-th filler question (see the
+    module docstring): afterwards no slot holds text of a measured question."""
+    request = RoundRequest(
+        messages=(("user", filler_question(n) + ANSWER_HINT),),
+        strategy="vote",
+        max_tokens=FILLER_MAX_TOKENS,
+        temperature=0.0,
+        participant_timeout_s=PARTICIPANT_TIMEOUT_S,
+        params={"early_stop": "false"},
+        tags={"bench": NAME, "filler": str(n)},
+    )
+    outcome = await decided_round(runner, request, ROUND_TIMEOUT_S)
+    if isinstance(outcome, str):
+        log.warning("filler round %d: %s", n, outcome)
 
 
 async def decide(

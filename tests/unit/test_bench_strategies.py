@@ -3,7 +3,20 @@ cached vs uncached targets (pure logic; the benchmark itself runs in `make bench
 
 from __future__ import annotations
 
-from bench.strategies import CACHED, UNCACHED, RoundRow, paired, prefilled, summarize, wall
+from bench.strategies import (
+    AGENT_SLOTS,
+    CACHED,
+    PERSONAS,
+    QUESTIONS,
+    UNCACHED,
+    RoundRow,
+    _voice_name,
+    filler_question,
+    paired,
+    prefilled,
+    summarize,
+    wall,
+)
 
 
 def row(agent: str, strategy: str, question: int, wall_ms: float, prefilled: int) -> RoundRow:
@@ -64,3 +77,15 @@ def test_summary_states_both_issue_targets() -> None:
     verdicts = {t.name: (t.value, t.verdict) for t in result.targets}
     assert verdicts["parallel prefilled per round, cached / uncached"] == (0.2, "PASS")
     assert verdicts["parallel / vote wall time (cached agent)"] == (2.5, "MISS")
+
+
+def test_filler_questions_never_repeat_nor_match_a_measured_one() -> None:
+    fillers = [filler_question(n) for n in range(500)]
+    assert len(set(fillers)) == len(fillers)
+    assert not set(fillers) & {question for question, _ in QUESTIONS}
+
+
+def test_a_filler_round_has_a_distinct_voice_per_slot() -> None:
+    names = [_voice_name(i) for i in range(AGENT_SLOTS)]
+    assert len(set(names)) == AGENT_SLOTS
+    assert names[: len(PERSONAS)] == list(PERSONAS)  # the measured voices keep their names

@@ -558,6 +558,11 @@ class BatchScheduler:
             )
             job.prefill_pos += len(chunk)
             budget -= len(chunk)
+        # llama.cpp splits a batch over per-slot KV streams into one ubatch per run of
+        # consecutive sequence ids, in the order the rows come: rows ordered by slot (each
+        # slot's own rows keep their order) let every decoding slot share one pass over
+        # the weights instead of one pass per slot.
+        rows.sort(key=lambda row: row.seq_id)
         began = time.perf_counter()
         generated = self._decode(rows) if rows else 0
         now = time.perf_counter()
