@@ -1,7 +1,11 @@
 """llama.cpp's native sampler chain for one sequence, and its grammar when it has one.
 
 Free sequences: the chain runs in C over the logits of one batch row and returns one
-token id; the vocabulary (262k tokens for Gemma 3) never crosses into Python.
+token id; the vocabulary (262k tokens for Gemma 3) never crosses into Python. Greedy
+sequences with no repeat penalty skip the chain: llama.cpp's `llama_sampler_sample`
+first copies the whole vocabulary into a fresh candidate array (~0.6 ms a token here,
+3 % of a step for one stream, 5 % for eight), where numpy finds the same first highest
+logit in the row in place (~0.05 ms).
 
 Constrained sequences sample the way llama.cpp's own `common_sampler` does, because
 asking the grammar about every token of the vocabulary is slow (~30-50 ms a step on the
@@ -82,6 +86,17 @@ class CandidateBuffer:
         return len(kept)
 
 
+def greedy_token(logits: np.ndarray, banned: np.ndarray) -> int:
+    """llama.cpp's greedy choice (the first of the highest logits) after its logit-bias
+    sampler set `banned` to -inf; `logits` is read, never written."""
+    token = int(logits.argmax())
+    if banned.size and token in banned:
+        allowed = logits.copy()
+        allowed[banned] = -np.inf
+        token = int(allowed.argmax())
+    return token
+
+
 def sample_seed(seed: int | None, index: int) -> int:
     """Sample i of a seeded request uses seed + i, so each sample differs and all repeat."""
     if seed is None:
@@ -109,6 +124,11 @@ class NativeSampler:
         self._grammar = grammar
         self._candidates = candidates
         self._is_eog = is_eog
+        # The chain would hold no state for these (logit bias and greedy keep none): its
+        # token is the first highest logit once the banned tokens are at -inf.
+        self._argmax = grammar is None and params.greedy and params.repeat_penalty == 1.0
+        self._n_vocab = n_vocab
+        self._banned = np.array(banned_tokens, dtype=np.intp)
         self._window = llama_cpp.llama_sampler_init_top_k(WINDOW) if grammar else None
         chain_params = llama_cpp.llama_sampler_chain_default_params()
         chain_params.no_perf = True
@@ -148,6 +168,9 @@ class NativeSampler:
     def sample(self, ctx: llama_cpp.llama_context_p, batch_index: int) -> int:
         """Samples from the logits of one batch row and records the choice in the chain
         (and in the grammar); GrammarDeadEnd when the grammar allows nothing."""
+        if self._argmax:
+            logits = llama_cpp.llama_get_logits_ith(ctx, batch_index)
+            return greedy_token(np.ctypeslib.as_array(logits, shape=(self._n_vocab,)), self._banned)
         if self._grammar is None:
             return llama_cpp.llama_sampler_sample(self._chain, ctx, batch_index)
         token = self._constrained(ctx, batch_index)
