@@ -68,3 +68,29 @@ def test_forget_and_overfull_take() -> None:
     assert cache.take([1, 2, 3, 4], 1).reused == 0
     with pytest.raises(ValueError, match="1 slots asked, 0 free"):
         cache.take([1], 1)
+
+
+def test_among_equal_reuse_a_slot_next_to_a_busy_one_wins() -> None:
+    cache = PrefixCache(6)
+    cache.take([0], 6)
+    for slot in (4, 3, 5, 2):  # freed in this order: 4 is the oldest; 0 and 1 stay busy
+        cache.give_back(slot, [*PREFIX, slot])
+    taken = cache.take([*PREFIX, 9], 1)
+    assert taken.slots == [2] and taken.reused == 64  # next to busy 1: one run of slots
+
+
+def test_a_longer_reuse_beats_a_busy_neighbour() -> None:
+    cache = PrefixCache(4)
+    cache.take([0], 4)
+    cache.give_back(3, [*PREFIX, 7, 8])
+    cache.give_back(1, [*PREFIX, 1])
+    assert cache.take([*PREFIX, 7, 8, 9], 1).slots == [3]
+
+
+def test_ties_on_rounded_reuse_also_prefer_a_busy_neighbour() -> None:
+    cache = PrefixCache(4)
+    cache.take([0], 4)
+    cache.give_back(3, [*PREFIX, 7])  # one more shared token, lost to rounding
+    cache.give_back(1, [*PREFIX, 1])
+    taken = cache.take([*PREFIX, 7, 8, 9], 1, granularity=32)
+    assert taken.slots == [1] and taken.reused == 64

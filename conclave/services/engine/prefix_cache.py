@@ -47,18 +47,29 @@ class PrefixCache:
         return list(self._held[slot])
 
     def take(self, prompt: Sequence[int], n: int, *, granularity: int = 1) -> Taken:
-        """`n` free slots for a prompt: first the one sharing the longest prefix with it
-        (the oldest-freed among equals), then the oldest-freed of the rest. At least one
-        prompt token is always left to prefill: its logits start the reply. The reuse is
-        rounded down to a multiple of `granularity` (1, or the scheduler's prefill chunk when
-        batch invariance needs a prompt prefilled in the same chunks, cached or not)."""
+        """`n` free slots for a prompt: first the one that lets it reuse the most, then
+        the oldest-freed of the rest. At least one prompt token is always left to
+        prefill: its logits start the reply. The reuse is rounded down to a multiple of
+        `granularity` (1, or the scheduler's prefill chunk when batch invariance needs a
+        prompt prefilled in the same chunks, cached or not).
+
+        Among slots that give the same reuse, one next to a busy slot wins, then the
+        oldest-freed: llama.cpp decodes a step's rows in one pass over the weights only
+        for a run of consecutive slots (scheduler.py), so a busy slot between free ones
+        costs every step of the run a second pass."""
         if n > len(self._free):
             raise ValueError(f"{n} slots asked, {len(self._free)} free")
         by_age = sorted(self._free, key=lambda s: self._freed_at[s])
-        shared = {s: common_prefix(self._held[s], prompt) for s in by_age}
-        first = max(by_age, key=lambda s: shared[s])  # max keeps the first (oldest) of ties
-        reused = min(shared[first], max(len(prompt) - 1, 0))
-        reused -= reused % max(granularity, 1)
+        unit = max(granularity, 1)
+
+        def reuse(slot: int) -> int:
+            shared = min(common_prefix(self._held[slot], prompt), max(len(prompt) - 1, 0))
+            return shared - shared % unit
+
+        reuses = {slot: reuse(slot) for slot in by_age}
+        # max keeps the first (oldest) of ties
+        first = max(by_age, key=lambda s: (reuses[s], self._busy_neighbours(s)))
+        reused = reuses[first]
         rest = [s for s in by_age if s != first][: n - 1]
         for slot in (first, *rest):
             self._free.discard(slot)
@@ -66,6 +77,11 @@ class PrefixCache:
         for slot in rest:
             self._held[slot] = []
         return Taken(slots=[first, *rest], reused=reused)
+
+    def _busy_neighbours(self, slot: int) -> int:
+        return sum(
+            1 for near in (slot - 1, slot + 1) if near in self._held and near not in self._free
+        )
 
     def give_back(self, slot: int, tokens: Sequence[int]) -> None:
         """`slot` is free again; its cells hold `tokens` (positions 0..len-1)."""
