@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.engine import loaded_bundled_model
 from tests.support.servers import RunningGateway, RunningLeader, gateway_settings, leader_settings
 
 
@@ -27,3 +28,10 @@ def leader(agent, tmp_path_factory, request):
 def gateway(leader, gateway_key):
     with RunningGateway(gateway_settings(leader.address, api_key=gateway_key)) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def in_process_model():
+    """The bundled model in this process, for tests that drive a scheduler directly."""
+    with loaded_bundled_model() as loaded:
+        yield loaded

@@ -12,28 +12,17 @@ import pytest
 
 from conclave.services.engine.llama_model import LlamaModel
 from conclave.services.engine.sampler import greedy_token
-from conclave.services.engine.scheduler import BatchScheduler, Job, SchedulerConfig
+from conclave.services.engine.scheduler import Job
 from conclave.services.engine.types import Finished, GenerationRequest, SamplingParams
-from conclave.services.model_source import bundled_model, default_cache_dir
+from tests.support.engine import small_scheduler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
-@pytest.fixture(scope="module")
-def model():
-    loaded = LlamaModel(bundled_model(default_cache_dir()).path, repack_weights=False)
-    yield loaded
-    loaded.close()
-
-
 @pytest.fixture
-def scheduler(model):
-    config = SchedulerConfig(
-        slots=2, context_per_slot=256, threads=2, batch_size=64, prefill_chunk=32, queue_limit=4
-    )
-    running = BatchScheduler(model, config)
-    yield running
-    running.close()
+def scheduler(in_process_model):
+    with small_scheduler(in_process_model, slots=2) as running:
+        yield running
 
 
 def reference_chain(model: LlamaModel, banned: tuple[int, ...]) -> llama_cpp.llama_sampler_p:
@@ -53,9 +42,9 @@ def reference_chain(model: LlamaModel, banned: tuple[int, ...]) -> llama_cpp.lla
 
 
 @pytest.mark.parametrize("ignore_eos", [False, True])
-def test_every_greedy_step_picks_llamas_greedy_token(model, scheduler, ignore_eos):
-    banned = model.eog_tokens() if ignore_eos else ()
-    chain = reference_chain(model, banned)
+def test_every_greedy_step_picks_llamas_greedy_token(in_process_model, scheduler, ignore_eos):
+    banned = in_process_model.eog_tokens() if ignore_eos else ()
+    chain = reference_chain(in_process_model, banned)
     picked: list[tuple[int, int]] = []
     real_sample = scheduler._sample
 
@@ -74,7 +63,7 @@ def test_every_greedy_step_picks_llamas_greedy_token(model, scheduler, ignore_eo
     )
     job = Job(
         request=request,
-        prompt_tokens=model.tokenize(request.prompt, add_special=True),
+        prompt_tokens=in_process_model.tokenize(request.prompt, add_special=True),
         emit=lambda event: done.set() if isinstance(event, Finished) else None,
     )
     try:

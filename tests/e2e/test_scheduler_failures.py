@@ -12,31 +12,19 @@ import threading
 import pytest
 
 from conclave.errors import Unavailable
-from conclave.services.engine.llama_model import LlamaModel
-from conclave.services.engine.scheduler import BatchScheduler, Job, SchedulerConfig
+from conclave.services.engine.scheduler import Job
 from conclave.services.engine.types import Delta, GenerationRequest, SamplingParams
-from conclave.services.model_source import bundled_model, default_cache_dir
+from tests.support.engine import small_scheduler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 SLOTS = 4
 
 
-@pytest.fixture(scope="module")
-def model():
-    loaded = LlamaModel(bundled_model(default_cache_dir()).path, repack_weights=False)
-    yield loaded
-    loaded.close()
-
-
 @pytest.fixture
-def scheduler(model):
-    config = SchedulerConfig(
-        slots=SLOTS, context_per_slot=256, threads=2, batch_size=64, prefill_chunk=32, queue_limit=4
-    )
-    running = BatchScheduler(model, config)
-    yield running
-    running.close()
+def scheduler(in_process_model):
+    with small_scheduler(in_process_model, slots=SLOTS) as running:
+        yield running
 
 
 class Events:
@@ -55,7 +43,7 @@ class Events:
             self.failed.set()
 
 
-def test_a_failed_decode_step_frees_the_slots_and_closes_every_sampler(model, scheduler):
+def test_a_failed_decode_step_frees_the_slots_and_closes_every_sampler(in_process_model, scheduler):
     events = Events()
     request = GenerationRequest(
         request_id="fails-mid-stream",
@@ -65,7 +53,7 @@ def test_a_failed_decode_step_frees_the_slots_and_closes_every_sampler(model, sc
     )
     job = Job(
         request=request,
-        prompt_tokens=model.tokenize(request.prompt, add_special=True),
+        prompt_tokens=in_process_model.tokenize(request.prompt, add_special=True),
         emit=events,
     )
     scheduler.submit(job)
