@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conclave.services.engine.llama_model import LlamaModel
-from conclave.services.engine.sampler import greedy_token
+from conclave.services.engine.sampler import greedy_token, sampler_chain
 from conclave.services.engine.scheduler import Job
 from conclave.services.engine.types import Finished, GenerationRequest, SamplingParams
 from tests.support.engine import small_scheduler
@@ -26,19 +26,12 @@ def scheduler(in_process_model):
 
 
 def reference_chain(model: LlamaModel, banned: tuple[int, ...]) -> llama_cpp.llama_sampler_p:
-    """llama.cpp's greedy sampler behind its logit-bias sampler, as the chain had it."""
-    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    """The chain a greedy sequence went through before the fast path: llama.cpp's
+    logit-bias sampler for the banned tokens, then its greedy sampler."""
     n_vocab = llama_cpp.llama_vocab_n_tokens(model.vocab)
-    if banned:
-        biases = (llama_cpp.llama_logit_bias * len(banned))()
-        for slot, token in zip(biases, banned, strict=True):
-            slot.token = token
-            slot.bias = float("-inf")
-        llama_cpp.llama_sampler_chain_add(
-            chain, llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(banned), biases)
-        )
-    llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
-    return chain
+    return sampler_chain(
+        SamplingParams(temperature=0.0), n_vocab=n_vocab, seed=0, banned_tokens=banned
+    )
 
 
 @pytest.mark.parametrize("ignore_eos", [False, True])

@@ -104,6 +104,48 @@ def sample_seed(seed: int | None, index: int) -> int:
     return (seed + index) % RANDOM_SEED
 
 
+def ban_sampler(n_vocab: int, banned_tokens: tuple[int, ...]) -> llama_cpp.llama_sampler_p:
+    """llama.cpp's logit-bias sampler that sets `banned_tokens` to -inf."""
+    biases = (llama_cpp.llama_logit_bias * len(banned_tokens))()
+    for slot, token in zip(biases, banned_tokens, strict=True):
+        slot.token = token
+        slot.bias = float("-inf")
+    return llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(banned_tokens), biases)
+
+
+def sampler_chain(
+    params: SamplingParams, *, n_vocab: int, seed: int, banned_tokens: tuple[int, ...] = ()
+) -> llama_cpp.llama_sampler_p:
+    """llama.cpp's sampler chain for `params` (the caller frees it)."""
+    chain_params = llama_cpp.llama_sampler_chain_default_params()
+    chain_params.no_perf = True
+    chain = llama_cpp.llama_sampler_chain_init(chain_params)
+
+    def add(sampler: llama_cpp.llama_sampler_p) -> None:
+        llama_cpp.llama_sampler_chain_add(chain, sampler)
+
+    if banned_tokens:
+        add(ban_sampler(n_vocab, banned_tokens))
+    if params.repeat_penalty != 1.0:
+        add(
+            llama_cpp.llama_sampler_init_penalties(
+                n_vocab, REPEAT_PENALTY_WINDOW, params.repeat_penalty, 0.0, 0.0
+            )
+        )
+    if params.greedy:
+        add(llama_cpp.llama_sampler_init_greedy())
+    else:
+        if params.top_k > 0:
+            add(llama_cpp.llama_sampler_init_top_k(params.top_k))
+        if params.top_p < 1.0:
+            add(llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
+        if params.min_p > 0.0:
+            add(llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
+        add(llama_cpp.llama_sampler_init_temp(params.temperature))
+        add(llama_cpp.llama_sampler_init_dist(seed))
+    return chain
+
+
 class NativeSampler:
     def __init__(
         self,
@@ -124,46 +166,21 @@ class NativeSampler:
         self._grammar = grammar
         self._candidates = candidates
         self._is_eog = is_eog
-        # The chain would hold no state for these (logit bias and greedy keep none): its
+        # These need no chain (its logit bias and greedy samplers would keep no state): the
         # token is the first highest logit once the banned tokens are at -inf.
         self._argmax = grammar is None and params.greedy and params.repeat_penalty == 1.0
         self._n_vocab = n_vocab
         self._banned = np.array(banned_tokens, dtype=np.intp)
         self._window = llama_cpp.llama_sampler_init_top_k(WINDOW) if grammar else None
-        chain_params = llama_cpp.llama_sampler_chain_default_params()
-        chain_params.no_perf = True
-        self._chain = llama_cpp.llama_sampler_chain_init(chain_params)
-        add = self._add
-        if banned_tokens:
-            biases = (llama_cpp.llama_logit_bias * len(banned_tokens))()
-            for slot, token in zip(biases, banned_tokens, strict=True):
-                slot.token = token
-                slot.bias = float("-inf")
-            add(llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(banned_tokens), biases))
-        if params.repeat_penalty != 1.0:
-            add(
-                llama_cpp.llama_sampler_init_penalties(
-                    n_vocab, REPEAT_PENALTY_WINDOW, params.repeat_penalty, 0.0, 0.0
-                )
-            )
-        if params.greedy:
-            add(llama_cpp.llama_sampler_init_greedy())
-        else:
-            if params.top_k > 0:
-                add(llama_cpp.llama_sampler_init_top_k(params.top_k))
-            if params.top_p < 1.0:
-                add(llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
-            if params.min_p > 0.0:
-                add(llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
-            add(llama_cpp.llama_sampler_init_temp(params.temperature))
-            add(llama_cpp.llama_sampler_init_dist(seed))
+        self._chain = (
+            None
+            if self._argmax
+            else sampler_chain(params, n_vocab=n_vocab, seed=seed, banned_tokens=banned_tokens)
+        )
         # The repeat penalty should see the end of the prompt too, as llama.cpp's server does.
-        if history and params.repeat_penalty != 1.0:
+        if history and params.repeat_penalty != 1.0:  # a penalty means a chain (no argmax)
             for token in history[-REPEAT_PENALTY_WINDOW:]:
                 llama_cpp.llama_sampler_accept(self._chain, token)
-
-    def _add(self, sampler: llama_cpp.llama_sampler_p) -> None:
-        llama_cpp.llama_sampler_chain_add(self._chain, sampler)
 
     def sample(self, ctx: llama_cpp.llama_context_p, batch_index: int) -> int:
         """Samples from the logits of one batch row and records the choice in the chain
