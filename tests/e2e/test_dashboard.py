@@ -159,7 +159,15 @@ def test_critique_turns_stream_under_each_voice_and_form_the_timeline(page, gate
 
 
 def test_cancel_really_cancels_the_round(page, gateway):
-    ask(page, gateway.url, "conclave-vote", "Write a long story about a dragon.", max_tokens=600)
+    # Greedy, a base model keeps counting: the round is reliably still running when the
+    # button is clicked (a story may end after a few sentences, and the round with it).
+    ask(
+        page,
+        gateway.url,
+        "conclave-vote",
+        "Count from 1 to 1000, separated by commas.",
+        max_tokens=600,
+    )
     # Cancel once a voice is producing text.
     expect(page.locator(".lane .turn-text").first).not_to_be_empty()
     round_id = page.locator("#ask-live h2 a").inner_text()
