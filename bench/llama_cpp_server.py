@@ -37,16 +37,20 @@ class ServerMode:
     repack: bool  # False: --no-repack (plain weights, the agent's default mode)
     flash_attn: str  # "auto" is llama-server's default; the agent's default mode forces "on"
     tiled_kernel: bool  # False: GGML_CPU_TILED_MM=0, as the agent sets
+    # KV cache type: the agent's default mode keeps it in bf16 (one attention kernel for
+    # every call, conclave/services/engine/context_setup.py); llama-server's default f16.
+    cache_type: str
 
     def describe(self) -> str:
         return (
             f"{'repacked weights' if self.repack else '--no-repack (plain weights)'}, "
-            f"-fa {self.flash_attn}, tiled kernel {'on' if self.tiled_kernel else 'off'}"
+            f"-fa {self.flash_attn}, tiled kernel {'on' if self.tiled_kernel else 'off'}, "
+            f"{self.cache_type} KV cache"
         )
 
 
-DEFAULTS = ServerMode(repack=True, flash_attn="auto", tiled_kernel=True)
-AGENT_KERNELS = ServerMode(repack=False, flash_attn="on", tiled_kernel=False)
+DEFAULTS = ServerMode(repack=True, flash_attn="auto", tiled_kernel=True, cache_type="f16")
+AGENT_KERNELS = ServerMode(repack=False, flash_attn="on", tiled_kernel=False, cache_type="bf16")
 
 
 def server_argv(
@@ -73,6 +77,8 @@ def server_argv(
         "--no-kv-unified",  # one cache stream per slot, as the agent's default mode
         "--cont-batching",
         "--flash-attn", mode.flash_attn,
+        "--cache-type-k", mode.cache_type,
+        "--cache-type-v", mode.cache_type,
         *([] if mode.repack else ["--no-repack"]),
     ]  # fmt: skip
 

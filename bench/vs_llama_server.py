@@ -4,7 +4,7 @@ Four servers load together, all on the bundled model, 8 slots × 1,024 tokens ea
 llama.cpp threads, greedy decoding:
 
 - agent: the agent service in its default mode (batch-invariant: plain weights, ggml's
-  tiled kernel off, flash attention, a KV stream per slot);
+  tiled kernel off, flash attention, a BF16 KV stream per slot);
 - agent fast: the same in fast mode (shared KV pool, weights repacked once a self-test
   passed on this CPU);
 - llama-server: built from the vendored llama.cpp of the pinned llama-cpp-python
@@ -12,7 +12,8 @@ llama.cpp threads, greedy decoding:
   defaults for the kernels (repacking, tiled kernel, -fa auto), `--parallel 8`,
   continuous batching and `cache_prompt`;
 - llama-server plain: the same binary on the agent's default kernels (`--no-repack`,
-  GGML_CPU_TILED_MM=0, `-fa on`), so agent / plain isolates the server around them.
+  GGML_CPU_TILED_MM=0, `-fa on`, a bf16 KV cache), so agent / plain isolates the server
+  around them.
 
 Two workloads, each interleaved with the variants' order rotated (bench/order.py) and
 bounded in time:
@@ -339,7 +340,7 @@ def agent_side(variant: str, address: str, chat_format: str) -> Side:
         build=f"llama-cpp-python {pinned_version()} wheel (pip, llama.cpp's defaults)",
         weights=f"{info.model.weights or '?'} ({info.model.weights_reason or 'no reason given'})",
         kernels="tiled kernel off, "
-        + ("one shared KV pool" if fast else "flash attention, a KV stream per slot"),
+        + ("one shared f16 KV pool" if fast else "flash attention, a bf16 KV stream per slot"),
         threads=info.threads,
         slots=info.slots_total,
         context_per_slot=info.context_size,

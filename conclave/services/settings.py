@@ -149,8 +149,7 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
         ge=16,
         le=8192,
         description="Prompt tokens of one request prefilled per step, so running streams "
-        "keep flowing. Below 64, a cached prompt prefix is reused up to any token; from 64 "
-        "on (ggml's tiled attention), in batch-invariant mode only in whole chunks.",
+        "keep flowing.",
     )
     queue_limit: int = Field(
         16,
@@ -161,7 +160,8 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
     batch_invariant: bool = Field(
         True,
         description="Same greedy output alone or beside other requests (reproducible "
-        "experiments under load); off shares one KV pool and repacks weights: a little "
+        "experiments under load): a BF16 KV stream per slot, so attention takes one kernel "
+        "for every call; off shares one F16 KV pool and repacks weights: a little "
         "faster, not reproducible across load. Weights are repacked only after a self-test "
         "in a child process decoded with them on this CPU (cached per CPU and model); if "
         "it crashes the agent serves plain weights and GetInfo says why.",

@@ -77,6 +77,9 @@ def test_only_the_plain_mode_turns_repacking_off():
     assert "--no-repack" in plain
     assert _flag(default, "--flash-attn") == "auto"
     assert _flag(plain, "--flash-attn") == "on"
+    # The agent's default mode keeps its KV cache in bf16 (engine/context_setup.py).
+    assert _flag(default, "--cache-type-k") == _flag(default, "--cache-type-v") == "f16"
+    assert _flag(plain, "--cache-type-k") == _flag(plain, "--cache-type-v") == "bf16"
 
 
 def test_the_tiled_kernel_switch_follows_the_mode(tmp_path: Path):

@@ -31,22 +31,11 @@ def test_the_slot_with_the_longest_shared_prefix_wins() -> None:
     assert cache.held(1) == [*PREFIX, 2, 3]  # the rest of its cells are the scheduler's to drop
 
 
-def test_reuse_is_rounded_down_to_whole_chunks() -> None:
-    cache = PrefixCache(1)
-    cache.take([0], 1)
-    cache.give_back(0, [*PREFIX, 1, 2, 3])
-    assert cache.take([*PREFIX, 1, 2, 3, 4], 1, granularity=32).reused == 64
-    cache.give_back(0, [*PREFIX, 1, 2, 3])
-    assert cache.take([*PREFIX[:40], 5], 1, granularity=32).reused == 32
-
-
 def test_at_least_one_prompt_token_is_left_to_prefill() -> None:
     cache = PrefixCache(1)
     cache.take([0], 1)
     cache.give_back(0, [1, 2, 3, 4])
     assert cache.take([1, 2, 3, 4], 1).reused == 3  # its logits start the reply
-    cache.give_back(0, [1, 2, 3, 4])
-    assert cache.take([1, 2, 3, 4], 1, granularity=2).reused == 2
 
 
 def test_siblings_of_an_n_sample_job_hold_nothing_and_ties_go_to_the_oldest() -> None:
@@ -85,12 +74,3 @@ def test_a_longer_reuse_beats_a_busy_neighbour() -> None:
     cache.give_back(3, [*PREFIX, 7, 8])
     cache.give_back(1, [*PREFIX, 1])
     assert cache.take([*PREFIX, 7, 8, 9], 1).slots == [3]
-
-
-def test_ties_on_rounded_reuse_also_prefer_a_busy_neighbour() -> None:
-    cache = PrefixCache(4)
-    cache.take([0], 4)
-    cache.give_back(3, [*PREFIX, 7])  # one more shared token, lost to rounding
-    cache.give_back(1, [*PREFIX, 1])
-    taken = cache.take([*PREFIX, 7, 8, 9], 1, granularity=32)
-    assert taken.slots == [1] and taken.reused == 64

@@ -46,12 +46,10 @@ class PrefixCache:
     def held(self, slot: int) -> list[int]:
         return list(self._held[slot])
 
-    def take(self, prompt: Sequence[int], n: int, *, granularity: int = 1) -> Taken:
+    def take(self, prompt: Sequence[int], n: int) -> Taken:
         """`n` free slots for a prompt: first the one that lets it reuse the most, then
         the oldest-freed of the rest. At least one prompt token is always left to
-        prefill: its logits start the reply. The reuse is rounded down to a multiple of
-        `granularity` (1, or the scheduler's prefill chunk when batch invariance needs a
-        prompt prefilled in the same chunks, cached or not).
+        prefill: its logits start the reply.
 
         Among slots that give the same reuse, one next to a busy slot wins, then the
         oldest-freed: llama.cpp decodes a step's rows in one pass over the weights only
@@ -60,13 +58,8 @@ class PrefixCache:
         if n > len(self._free):
             raise ValueError(f"{n} slots asked, {len(self._free)} free")
         by_age = sorted(self._free, key=lambda s: self._freed_at[s])
-        unit = max(granularity, 1)
-
-        def reuse(slot: int) -> int:
-            shared = min(common_prefix(self._held[slot], prompt), max(len(prompt) - 1, 0))
-            return shared - shared % unit
-
-        reuses = {slot: reuse(slot) for slot in by_age}
+        limit = max(len(prompt) - 1, 0)
+        reuses = {slot: min(common_prefix(self._held[slot], prompt), limit) for slot in by_age}
         # max keeps the first (oldest) of ties
         first = max(by_age, key=lambda s: (reuses[s], self._busy_neighbours(s)))
         reused = reuses[first]

@@ -18,20 +18,15 @@ same question sent to several voices at once) copies those cells from the runnin
 first slot once that job has prefilled them, instead of prefilling them again beside it
 (`_follow`, `_adopt`).
 
-Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step,
-starting at multiples of it, so running streams keep flowing. ggml's CPU flash attention
-computes each query row on its own below FLASH_ATTENTION_TILE_ROWS rows of one sequence
-per call and switches to a tiled kernel that rounds differently from that many on. With
-chunks below it (the default 32) a cached prefix may end at any token: the chunk that
-completes it is a shorter call of the same kind, and the cache changes no output
-(tests/e2e/test_prefix_cache.py checks it token for token, at many offsets). Larger
-chunks are reused in whole chunks only (`_reuse_unit`), so a prompt's calls are the same
-cached or not.
+Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step, so
+running streams keep flowing. A cached prefix may end at any token: the chunk that
+completes it is a shorter call, and the cache changes no output
+(tests/e2e/test_prefix_cache.py checks it token for token, at many offsets).
 
 Batch invariance (the default) asks nothing of the batching itself: with ggml's tiled
-K-quant kernel off (see llama_model.py) and weights not repacked, a row's logits are the
-same bits whatever else is in the call. What remains is attention and the KV cache, set
-up in BatchScheduler.__init__.
+K-quant kernel off (see llama_model.py), weights not repacked and the attention set up in
+context_setup.py, a row's logits are the same bits whatever else is in the call and
+whatever chunk it is prefilled in.
 
 Events go back to the asyncio side through each job's `emit`, which must be thread-safe.
 """
@@ -57,12 +52,9 @@ from conclave.services.engine.admission import (
     estimate,
     job_steps,
 )
+from conclave.services.engine.context_setup import context_params
 from conclave.services.engine.grammar import CompiledGrammar
-from conclave.services.engine.llama_model import (
-    TILED_KERNEL_SWITCH,
-    LlamaModel,
-    row_count_invariant_kernels,
-)
+from conclave.services.engine.llama_model import LlamaModel
 from conclave.services.engine.prefix_cache import PrefixCache, common_prefix
 from conclave.services.engine.sampler import (
     CandidateBuffer,
@@ -88,9 +80,6 @@ EmitFn = Callable[[GenerationEvent | ConclaveError], None]
 # A prompt follows a running job (copies its cells) only when that saves at least this
 # many prefilled tokens: with a KV stream per slot the copy moves the whole stream.
 MIN_FOLLOW_TOKENS = 16
-# ggml-cpu's flash attention takes its tiled kernel from this many query rows of one
-# sequence per call (GGML_FA_TILE_Q in ggml/src/ggml-cpu/common.h).
-FLASH_ATTENTION_TILE_ROWS = 64
 
 # A queued request is admitted only if it is expected to finish within this share of its
 # deadline: the estimate runs on averages while the machine's load changes, and a caller
@@ -211,33 +200,15 @@ class BatchScheduler:
         self._model = model
         self._config = config
         self._cores = cores or threading.Lock()
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = config.slots * config.context_per_slot
         # Every generating sequence has a row in each step, so a call holds at least slots.
         self._capacity = max(config.batch_size, config.slots)
-        cparams.n_batch = self._capacity
-        cparams.n_ubatch = self._capacity
-        cparams.n_seq_max = config.slots
-        cparams.n_threads = config.threads
-        cparams.n_threads_batch = config.threads
-        if config.batch_invariant:
-            # Attention must sum a sequence's cells in position order whatever else is in
-            # the cache. The CPU flash-attention kernel walks cells in cell order and skips
-            # masked ones; a stream per slot keeps each sequence's cells in position order
-            # (in one unified pool, cells freed by a finished request are reused out of
-            # order, and the sums round differently). Sharing a prompt between the n
-            # samples then copies its cells into the sibling streams: cheap for a prompt.
-            cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-            cparams.kv_unified = False
-            if not row_count_invariant_kernels():
-                log.warning(
-                    "%s is set to use ggml's tiled kernel: greedy output may differ between "
-                    "a request alone and the same request under load",
-                    TILED_KERNEL_SWITCH,
-                )
-        else:
-            cparams.kv_unified = True  # one pool: a shared prompt is stored once
-        cparams.no_perf = True
+        cparams = context_params(
+            slots=config.slots,
+            context_per_slot=config.context_per_slot,
+            capacity=self._capacity,
+            threads=config.threads,
+            batch_invariant=config.batch_invariant,
+        )
         self._ctx = llama_cpp.llama_init_from_model(model.handle, cparams)
         if not self._ctx:
             raise Unavailable("llama.cpp could not create a context (out of memory?)")
@@ -412,7 +383,7 @@ class BatchScheduler:
             if self._cache.free < job.request.n:
                 return  # FIFO: a big job is not starved by smaller ones behind it
             self._waiting.popleft()
-            taken = self._cache.take(job.prompt_tokens, job.request.n, granularity=self._reuse_unit)
+            taken = self._cache.take(job.prompt_tokens, job.request.n)
             first, *siblings = taken.slots
             reused = taken.reused if self._whole(first, taken.reused) else 0
             # Keep the shared prefix's cells; the siblings get the prompt copied in.
@@ -435,14 +406,6 @@ class BatchScheduler:
         oldest = llama_cpp.llama_memory_seq_pos_min(self._memory, slot)
         return 0 <= oldest <= max(0, prefix - self._window)
 
-    @property
-    def _reuse_unit(self) -> int:
-        """Cached cells are reused up to any token, unless batch invariance needs whole
-        chunks: chunks large enough for the tiled attention kernel (module docstring)."""
-        chunk = self._config.prefill_chunk
-        whole = self._config.batch_invariant and chunk >= FLASH_ATTENTION_TILE_ROWS
-        return chunk if whole else 1
-
     def _follow(self, job: Job) -> None:
         """Makes `job` wait for the running job whose prompt shares the longest start
         with it, when that beats what its own slot had cached by MIN_FOLLOW_TOKENS."""
@@ -454,7 +417,6 @@ class BatchScheduler:
             if other.cancelled or other.donor is not None or not other.slots:
                 continue  # a follower's cells are not there yet; chains are not worth it
             shared = min(common_prefix(other.prompt_tokens, job.prompt_tokens), limit)
-            shared -= shared % self._reuse_unit
             if shared > until:
                 best, until = other, shared
         if best is not None:
@@ -546,11 +508,7 @@ class BatchScheduler:
             if not job.prefilling or job.donor is not None or budget <= 0:
                 continue
             start = job.prefill_pos
-            # Chunks start at multiples of prefill_chunk: the same calls whether the prompt
-            # is prefilled from scratch or after a cached prefix (see prefix_cache.py).
-            chunk_size = self._config.prefill_chunk
-            take = min(budget, chunk_size - start % chunk_size)
-            chunk = job.prompt_tokens[start : start + take]
+            chunk = job.prompt_tokens[start : start + min(budget, self._config.prefill_chunk)]
             last = len(job.prompt_tokens) - 1
             rows.extend(
                 _Row(token, start + i, job.slots[0], job if start + i == last else None)
