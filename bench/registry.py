@@ -82,5 +82,10 @@ BENCHMARKS: dict[str, Benchmark] = {
             "bench.early_answers",
             "a settled vote's answer at the client: early answers vs waiting for every voice",
         ),
+        Benchmark(
+            "kv_cache",
+            "bench.kv_cache",
+            "greedy answers and time on the quality items: BF16 (default) vs F16 KV cache",
+        ),
     )
 }

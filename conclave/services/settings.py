@@ -209,7 +209,11 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
     announce_interfaces: Annotated[list[str] | None, NoDecode] = Field(
         None, description="Interface addresses zeroconf may use (default: all)."
     )
-    log_level: LogLevel = Field("INFO", description="Logging level of the service.")
+    log_level: LogLevel = Field(
+        "INFO",
+        description="Logging level of the service. DEBUG also logs every decode call: "
+        "its time, and its rows per slot.",
+    )
 
     @field_validator("announce_interfaces", mode="before")
     @classmethod

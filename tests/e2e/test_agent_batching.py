@@ -173,3 +173,13 @@ def test_a_burst_over_the_queue_bound_is_resource_exhausted():
     assert all(r.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for r in refused)
     assert all("retry" in r.details() for r in refused)
     assert all(f.usage.completion_tokens in (24, 200) for f in answered)
+
+
+def test_at_debug_level_every_decode_call_is_logged_with_its_rows(agent, caplog):
+    with caplog.at_level("DEBUG", logger="conclave.services.engine.scheduler"):
+        concurrently(*((generate, agent.address, greedy(p, 4)) for p in PROMPTS[:2]))
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step: ")]
+    # Two prompts, four tokens each: at least the prefill call and three decode calls.
+    assert len(steps) >= 4
+    assert all(" ms, " in s and "slot:rows" in s for s in steps)
+    assert any(" 2 with logits" in s for s in steps)  # both sequences decode together

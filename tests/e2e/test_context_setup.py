@@ -74,10 +74,13 @@ class Decoder:
 @contextmanager
 def decoder(model: LlamaModel, *, cache_type: int | None = None) -> Iterator[Decoder]:
     params = context_params(
-        slots=2, context_per_slot=1024, capacity=512, threads=2, batch_invariant=True
+        slots=2,
+        context_per_slot=1024,
+        capacity=512,
+        threads=2,
+        batch_invariant=True,
+        kv_cache_type=cache_type,
     )
-    if cache_type is not None:
-        params.type_k = params.type_v = cache_type
     made = Decoder(model, params)
     try:
         yield made

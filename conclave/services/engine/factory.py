@@ -57,6 +57,14 @@ def build_llama_engine(
     *,
     cores: threading.Lock | None = None,
 ) -> LlamaEngine:
+    return LlamaEngine(llama_engine_config(settings, model, hw), cores=cores)
+
+
+def llama_engine_config(
+    settings: AgentSettings, model: ModelFile, hw: HardwareReport
+) -> LlamaEngineConfig:
+    """How the agent serves `model` with `settings` on `hw` (the repack self-test runs
+    here when the fast mode asks for repacked weights)."""
     size = serving_size(settings, model, hw)
     chat_format, reason = settings.chat_format, "set by chat_format"
     if chat_format is None and model.preferred_chat_format:
@@ -69,31 +77,26 @@ def build_llama_engine(
         threads=size.threads,
         verdicts_dir=settings.model_cache_dir,
     )
-    return LlamaEngine(
-        LlamaEngineConfig(
-            model_path=model.path,
-            weights=weights,
-            model_id=model.id,
-            chat_format=chat_format,
-            chat_format_reason=reason,
-            demonstrations=tuple(
-                Demonstration(d.user, d.assistant) for d in settings.demonstrations
-            ),
-            preamble=settings.chat_preamble,
-            embed_context=settings.embed_context,
-            max_n=settings.max_n,
-            scheduler=SchedulerConfig(
-                slots=size.slots,
-                context_per_slot=size.context_per_slot,
-                threads=size.threads,
-                batch_size=settings.batch_size,
-                prefill_chunk=min(settings.prefill_chunk, settings.batch_size),
-                queue_limit=settings.queue_limit,
-                batch_invariant=settings.batch_invariant,
-                prefix_cache=settings.prefix_cache,
-            ),
+    return LlamaEngineConfig(
+        model_path=model.path,
+        weights=weights,
+        model_id=model.id,
+        chat_format=chat_format,
+        chat_format_reason=reason,
+        demonstrations=tuple(Demonstration(d.user, d.assistant) for d in settings.demonstrations),
+        preamble=settings.chat_preamble,
+        embed_context=settings.embed_context,
+        max_n=settings.max_n,
+        scheduler=SchedulerConfig(
+            slots=size.slots,
+            context_per_slot=size.context_per_slot,
+            threads=size.threads,
+            batch_size=settings.batch_size,
+            prefill_chunk=min(settings.prefill_chunk, settings.batch_size),
+            queue_limit=settings.queue_limit,
+            batch_invariant=settings.batch_invariant,
+            prefix_cache=settings.prefix_cache,
         ),
-        cores=cores,
     )
 
 

@@ -100,6 +100,9 @@ class SchedulerConfig:
     batch_invariant: bool = True
     # Free slots keep their KV cells for a later prompt with the same prefix.
     prefix_cache: bool = True
+    # A ggml type for the KV cache instead of the mode's own (context_setup.py): what
+    # bench/kv_cache.py compares. Not a setting: other types break batch invariance.
+    kv_cache_type: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,15 @@ class _Row:
     pos: int
     seq_id: int
     owner: _Sequence | Job | None
+
+
+def step_summary(rows: list[_Row], seconds: float) -> str:
+    """One decode call for the debug log: its time, and rows per slot, e.g.
+    "74.4 ms, 39 rows, 1 with logits, slot:rows 0:6 2:14 3:19"."""
+    per_slot = collections.Counter(row.seq_id for row in rows)
+    wanted = sum(1 for row in rows if row.owner is not None)
+    slots = " ".join(f"{slot}:{n}" for slot, n in sorted(per_slot.items()))
+    return f"{seconds * 1000:.1f} ms, {len(rows)} rows, {wanted} with logits, slot:rows {slots}"
 
 
 @dataclass(eq=False)
@@ -208,6 +220,7 @@ class BatchScheduler:
             capacity=self._capacity,
             threads=config.threads,
             batch_invariant=config.batch_invariant,
+            kv_cache_type=config.kv_cache_type,
         )
         self._ctx = llama_cpp.llama_init_from_model(model.handle, cparams)
         if not self._ctx:
@@ -526,6 +539,8 @@ class BatchScheduler:
         now = time.perf_counter()
         if rows:
             self._step_s.add(now - began)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("step: %s", step_summary(rows, now - began))
         self.tokens_generated_total += generated
         with self._cond:
             self._throughput.add(now, generated)
