@@ -148,8 +148,9 @@ class AgentSettings(ConclaveSettings, SwarmServerFields):
         32,
         ge=16,
         le=8192,
-        description="Prompt tokens of one request prefilled per step, so running streams "
-        "keep flowing.",
+        description="Prompt tokens of one request prefilled per step while other requests "
+        "generate, so their streams keep flowing (with none generating, a prompt takes as "
+        "much of a step as batch_size allows).",
     )
     queue_limit: int = Field(
         16,

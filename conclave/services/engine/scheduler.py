@@ -18,9 +18,11 @@ same question sent to several voices at once) copies those cells from the runnin
 first slot once that job has prefilled them, instead of prefilling them again beside it
 (`_follow`, `_adopt`).
 
-Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step, so
-running streams keep flowing. A cached prefix may end at any token: the chunk that
-completes it is a shorter call, and the cache changes no output
+Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step while
+other sequences generate, so their streams keep flowing; with none generating, a prompt
+takes what the step's budget allows (fewer calls: a 258-token prompt alone was prefilled
+in ~350 ms instead of ~390 ms in 32-token chunks). A cached prefix may end at any token:
+the chunk that completes it is a shorter call, and the cache changes no output
 (tests/e2e/test_prefix_cache.py checks it token for token, at many offsets).
 
 Batch invariance (the default) asks nothing of the batching itself: with ggml's tiled
@@ -515,13 +517,16 @@ class BatchScheduler:
             if not seq.done
         ]
         budget = self._capacity - len(rows)
+        # Chunks keep running streams flowing; while nothing generates, a prompt takes
+        # as much of the call as there is (fewer calls: each one streams every weight).
+        per_job = self._config.prefill_chunk if rows else budget
         with self._cond:
             self._settle_followers()
         for job in self._active:
             if not job.prefilling or job.donor is not None or budget <= 0:
                 continue
             start = job.prefill_pos
-            chunk = job.prompt_tokens[start : start + min(budget, self._config.prefill_chunk)]
+            chunk = job.prompt_tokens[start : start + min(budget, per_job)]
             last = len(job.prompt_tokens) - 1
             rows.extend(
                 _Row(token, start + i, job.slots[0], job if start + i == last else None)
