@@ -190,3 +190,20 @@ def test_a_request_waiting_for_a_cancelled_ones_cells_still_answers_right():
         text, _ = follower.result(timeout=300)
         wait_for_idle(agent)  # both slots free: the cancelled lender's too
     assert text == expected
+
+
+def test_a_prefix_of_a_slot_that_ran_past_the_sliding_window_answers_as_cold():
+    # Gemma 3 attends over a 512-token window in most layers. The slot first holds a
+    # prompt of about 900 tokens; the next prompt shares only its first ~370, more than a
+    # window behind the slot's last cell. The reuse answers as a cold agent only if the
+    # slot still holds those cells (llama.cpp's full-size window cache keeps them; the
+    # scheduler's `_whole` checks it before reusing).
+    long_prompt = "Read the note. " + DOCUMENT * 5 + "What is built of stone?"
+    short_prompt = "Read the note. " + DOCUMENT + "When is the market?"
+    with cached_and_cold("window", slots=1) as (stub, _, cold_stub):
+        _, long_usage = ask(stub, long_prompt)
+        reused, usage = ask(stub, short_prompt)
+        cold, _ = ask(cold_stub, short_prompt)
+    assert long_usage.prompt_tokens > usage.cached_prompt_tokens + 512
+    assert usage.cached_prompt_tokens > usage.prompt_tokens - 30  # all but the question
+    assert reused == cold
