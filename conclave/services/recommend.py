@@ -31,9 +31,10 @@ not every vendor's tool reports a free figure). Then::
     per_slot = kv_bytes_per_token * context_per_slot
     slots = clamp((available - model_bytes - reserve) // per_slot, 1, 8)
 
-The KV-cache estimate is llama.cpp's default f16 cache, K and V, on every layer:
-``2 × n_layer × n_kv_heads × head_dim × 2 bytes`` per token (values per class below). It is
-an upper bound for Gemma 3, whose sliding-window layers keep less.
+The KV-cache estimate is a 2-byte cache (BF16 in the default mode, F16 in the fast mode),
+K and V, on every layer: ``2 × n_layer × n_kv_heads × head_dim × 2 bytes`` per token
+(values per class below). Gemma 3's sliding-window layers take as much: llama.cpp gives
+them a full-size cache by default (`swa_full`).
 
 **Files.** Each class names one GGUF file and where it is published (the sizes above are
 those files'); `conclave doctor` prints the file, its download URL and the command that
@@ -116,7 +117,7 @@ class ModelClass:
         return f"conclave up --model {MODELS_DIR}/{self.file_name}"
 
 
-# Largest first. KV per token: 2 (K,V) × layers × KV heads × head dim × 2 bytes (f16).
+# Largest first. KV per token: 2 (K,V) × layers × KV heads × head dim × 2 bytes.
 MODEL_CLASSES: tuple[ModelClass, ...] = (
     ModelClass(
         marketed_gb=24,
