@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 
 import llama_cpp
 
+from bench.agent_server import agent_settings
 from bench.order import rotated
 from bench.quality import load_tasks
 from bench.result import BenchResult, Options
@@ -42,7 +43,6 @@ from conclave.services.engine.types import (
 )
 from conclave.services.hardware.detect import detect_hardware
 from conclave.services.model_source import bundled_model, default_cache_dir
-from conclave.services.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Answer:
 
 def engines() -> dict[str, LlamaEngine]:
     """Both engines, sharing one lock on the cores as the models of one agent do."""
-    settings = AgentSettings(slots=2, context_size=CONTEXT_SIZE, threads=THREADS)
+    settings = agent_settings(NAME, slots=2)
     config = llama_engine_config(settings, bundled_model(default_cache_dir()), detect_hardware())
     cores = threading.Lock()
     return {

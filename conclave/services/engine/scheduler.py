@@ -20,10 +20,10 @@ first slot once that job has prefilled them, instead of prefilling them again be
 
 Prompts are prefilled in chunks of at most `prefill_chunk` tokens per job and step while
 other sequences generate, so their streams keep flowing; with none generating, a prompt
-takes what the step's budget allows (fewer calls: a 258-token prompt alone was prefilled
-in ~350 ms instead of ~390 ms in 32-token chunks). A cached prefix may end at any token:
-the chunk that completes it is a shorter call, and the cache changes no output
-(tests/e2e/test_prefix_cache.py checks it token for token, at many offsets).
+takes what the step's budget allows (fewer calls, each of which streams every weight). A
+cached prefix may end at any token: the chunk that completes it is a shorter call, and
+the cache changes no output (tests/e2e/test_prefix_cache.py checks it token for token, at
+many offsets).
 
 Batch invariance (the default) asks nothing of the batching itself: with ggml's tiled
 K-quant kernel off (see llama_model.py), weights not repacked and the attention set up in
