@@ -32,6 +32,10 @@ shared text (system prompt, demonstrations, persona) and another question, as on
 agent that has been answering other users. What a round reuses is then only what any
 new question would find, and, in later turns, its own earlier turns.
 
+The last table splits the cached agent's `parallel` round against its vote on the same
+question (first turn, critique turn, the leader's time between them) and prices the
+critique's extra prefilled tokens: bench/parallel_split.py.
+
 Run it with `python -m bench strategies [--quick]` (or `make bench`): the table is printed
 and saved as bench/results/strategies.md and .json.
 """
@@ -51,6 +55,7 @@ import grpc
 from bench.agent_server import AgentProcess, agent_settings
 from bench.in_process_round import decided_round
 from bench.order import rotated
+from bench.parallel_split import QuestionRounds, split_table
 from bench.procs import ProcessGroup
 from bench.result import BenchResult, Options
 from bench.stats import Target, median, ratio, spread
@@ -142,8 +147,10 @@ class RoundRow:
     # and after the round): tokens found in a slot's KV cells, and tokens prefilled.
     cached_tokens: int = 0
     prefilled_tokens: int = 0
-    # The first turn's time: its slowest candidate (request sent -> finished).
+    # The first and the last turn's time: each its slowest candidate (request sent ->
+    # finished); the last is 0 for a round of one turn.
     first_turn_ms: float = 0.0
+    last_turn_ms: float = 0.0
 
     @property
     def decided(self) -> bool:
@@ -183,8 +190,15 @@ def row_of(
         agreement=record.decision.agreement,
         cached_tokens=prompt.cached,
         prefilled_tokens=prompt.prefilled,
-        first_turn_ms=max((c.latency_ms for c in candidates if c.turn == 0), default=0.0),
+        first_turn_ms=turn_ms(record, 0),
+        last_turn_ms=turn_ms(record, last)
+        if (last := max((c.turn for c in candidates), default=0))
+        else 0.0,
     )
+
+
+def turn_ms(record: RoundRecord, turn: int) -> float:
+    return max((c.latency_ms for c in record.candidates if c.turn == turn), default=0.0)
 
 
 def failed_row(agent: str, strategy: str, question: int, repeat: int, error: str) -> RoundRow:
@@ -410,7 +424,7 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
     return BenchResult(
         name=NAME,
         title="Conversation strategies: tokens and wall time per decided round",
-        tables=(per_round, relative, cache),
+        tables=(per_round, relative, cache, split_table(parallel_rounds(rows))),
         targets=(
             Target(
                 "parallel prefilled per round, cached / uncached",
@@ -442,6 +456,31 @@ def summarize(rows: list[RoundRow], questions: int, repeats: int) -> BenchResult
         },
         measurements={"rounds": [asdict(r) for r in rows]},
     )
+
+
+def parallel_rounds(rows: list[RoundRow]) -> list[QuestionRounds]:
+    """Per question, the rounds bench/parallel_split.py reads (questions where all three
+    decided)."""
+    by = {(r.agent, r.strategy, r.question, r.repeat): r for r in rows if r.decided}
+    out = []
+    for p in decided_of(rows, CACHED, "parallel"):
+        vote = by.get((CACHED, "vote", p.question, p.repeat))
+        uncached = by.get((UNCACHED, "vote", p.question, p.repeat))
+        if vote is None or uncached is None:
+            continue
+        out.append(
+            QuestionRounds(
+                vote_ms=vote.wall_ms,
+                vote_prefilled=vote.prefilled_tokens,
+                parallel_ms=p.wall_ms,
+                parallel_prefilled=p.prefilled_tokens,
+                first_turn_ms=p.first_turn_ms,
+                critique_turn_ms=p.last_turn_ms,
+                uncached_vote_ms=uncached.wall_ms,
+                uncached_vote_prefilled=uncached.prefilled_tokens,
+            )
+        )
+    return out
 
 
 def runs_of(rows: list[RoundRow], agent: str, strategy: str) -> list[RoundRow]:

@@ -13,6 +13,7 @@ from bench.strategies import (
     _voice_name,
     filler_question,
     paired,
+    parallel_rounds,
     prefilled,
     summarize,
     wall,
@@ -77,6 +78,19 @@ def test_summary_states_both_issue_targets() -> None:
     verdicts = {t.name: (t.value, t.verdict) for t in result.targets}
     assert verdicts["parallel prefilled per round, cached / uncached"] == (0.2, "PASS")
     assert verdicts["parallel / vote wall time (cached agent)"] == (2.5, "MISS")
+
+
+def test_the_parallel_split_pairs_each_question_with_its_own_votes() -> None:
+    rows = [
+        row(CACHED, "parallel", 0, 800.0, 180),
+        row(CACHED, "vote", 0, 300.0, 45),
+        row(UNCACHED, "vote", 0, 1300.0, 745),
+        row(CACHED, "parallel", 1, 700.0, 170),  # no uncached vote decided on question 1
+        row(CACHED, "vote", 1, 200.0, 40),
+    ]
+    (only,) = parallel_rounds(rows)
+    assert (only.parallel_ms, only.vote_ms, only.uncached_vote_ms) == (800.0, 300.0, 1300.0)
+    assert (only.parallel_prefilled, only.uncached_vote_prefilled) == (180, 745)
 
 
 def test_filler_questions_never_repeat_nor_match_a_measured_one() -> None:
