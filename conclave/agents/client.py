@@ -139,6 +139,7 @@ class ConclaveCreateResult(CreateResult):
     latency_ms: float = 0.0  # call sent -> finished, seen by this client
     first_token_ms: float = 0.0  # call sent -> first delta, seen by this client
     generation_ms: float = 0.0  # the agent's own total (queue + prefill + decode)
+    cached_prompt_tokens: int = 0  # of the prompt's tokens, those found in the agent's KV cache
     queue_ms: float = 0.0
     prefill_ms: float = 0.0
     decode_ms: float = 0.0
@@ -260,6 +261,7 @@ class ConclaveChatCompletionClient(ChatCompletionClient, Component[ConclaveClien
             latency_ms=_ms_since(started),
             first_token_ms=first_token_ms,
             generation_ms=t.total_ms,
+            cached_prompt_tokens=finished.usage.cached_tokens,
             queue_ms=t.queue_ms,
             prefill_ms=t.prefill_ms,
             decode_ms=t.decode_ms,

@@ -168,14 +168,21 @@ def output_of(record: RoundRecord) -> OutputSpec:
     return OutputSpec.of(r)
 
 
-def usage(record: RoundRecord) -> dict[str, int]:
+def usage(record: RoundRecord) -> dict[str, Any]:
+    """Every token the round spent, over all its candidates; `cached_tokens`: the prompt
+    tokens the agents found in their KV caches instead of prefilling."""
     prompt = sum(c.prompt_tokens for c in record.candidates)
     completion = sum(c.completion_tokens for c in record.candidates)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached_prompt_tokens(record)},
     }
+
+
+def cached_prompt_tokens(record: RoundRecord) -> int:
+    return sum(c.cached_prompt_tokens for c in record.candidates)
 
 
 def extension(record: RoundRecord) -> dict[str, Any]:

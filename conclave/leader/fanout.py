@@ -194,6 +194,7 @@ async def _ask(
                         text=event.text,
                         finish_reason=event.reason.value,
                         prompt_tokens=event.usage.prompt_tokens,
+                        cached_prompt_tokens=event.usage.cached_tokens,
                         completion_tokens=event.usage.completion_tokens,
                         latency_ms=_ms_since(started),
                         first_token_ms=first_token.get(event.index, 0.0),

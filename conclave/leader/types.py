@@ -49,6 +49,8 @@ class Candidate:
     first_token_ms: float = 0.0
     generation_ms: float = 0.0  # the agent's own total for this sample
     turn: int = 0  # 0 for a plain vote; critique turns count up in conversation strategies
+    # Of prompt_tokens, those the agent found in its KV cache instead of prefilling.
+    cached_prompt_tokens: int = 0
 
     @property
     def answered(self) -> bool:

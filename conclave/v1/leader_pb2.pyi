@@ -125,7 +125,7 @@ class CandidateFinished(_message.Message):
     def __init__(self, candidate: _Optional[_Union[Candidate, _Mapping]] = ...) -> None: ...
 
 class Candidate(_message.Message):
-    __slots__ = ("participant", "service", "sample_index", "turn", "text", "finish_reason", "error", "prompt_tokens", "completion_tokens", "latency_ms", "first_token_ms", "generation_ms")
+    __slots__ = ("participant", "service", "sample_index", "turn", "text", "finish_reason", "error", "prompt_tokens", "completion_tokens", "latency_ms", "first_token_ms", "generation_ms", "cached_prompt_tokens")
     PARTICIPANT_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class Candidate(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     FIRST_TOKEN_MS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_MS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     participant: str
     service: str
     sample_index: int
@@ -150,7 +151,8 @@ class Candidate(_message.Message):
     latency_ms: float
     first_token_ms: float
     generation_ms: float
-    def __init__(self, participant: _Optional[str] = ..., service: _Optional[str] = ..., sample_index: _Optional[int] = ..., turn: _Optional[int] = ..., text: _Optional[str] = ..., finish_reason: _Optional[str] = ..., error: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., latency_ms: _Optional[float] = ..., first_token_ms: _Optional[float] = ..., generation_ms: _Optional[float] = ...) -> None: ...
+    cached_prompt_tokens: int
+    def __init__(self, participant: _Optional[str] = ..., service: _Optional[str] = ..., sample_index: _Optional[int] = ..., turn: _Optional[int] = ..., text: _Optional[str] = ..., finish_reason: _Optional[str] = ..., error: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., latency_ms: _Optional[float] = ..., first_token_ms: _Optional[float] = ..., generation_ms: _Optional[float] = ..., cached_prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class VoteGroup(_message.Message):
     __slots__ = ("answer", "members", "weight")

@@ -67,7 +67,11 @@ def test_messages_create_by_vote_with_system_and_turns(client, gateway):
     assert record["tags"]["api"] == "anthropic"
     assert record["text"] == message.content[0].text
     spent = sum(c["prompt_tokens"] for c in record["candidates"])
-    assert message.usage.input_tokens == spent
+    cached = sum(c["cached_prompt_tokens"] for c in record["candidates"])
+    # Anthropic's count: input_tokens leaves out what was read from a cache.
+    assert message.usage.cache_read_input_tokens == cached
+    assert message.usage.input_tokens + cached == spent
+    assert message.usage.cache_creation_input_tokens == 0
 
 
 def test_messages_create_by_one_participant(client, gateway):

@@ -129,6 +129,14 @@ def test_ask_streams_every_voice_and_the_round_page_shows_the_stored_tally(
     tally = sorted((g["answer"], g["weight"]) for g in stored["decision"]["groups"])
     assert shown == tally and shown
     assert page.locator("#round-candidates tbody tr").count() == len(stored["candidates"])
+    for i, c in enumerate(stored["candidates"]):
+        tokens = page.locator(f'#round-candidates tbody tr[data-index="{i}"] td.tokens')
+        cached = c["cached_prompt_tokens"]
+        expected = f"{c['prompt_tokens']} + {c['completion_tokens']}"
+        assert tokens.inner_text().split() == [
+            *expected.split(),
+            *([str(cached), "cached"] if cached else []),
+        ]
     question = page.locator("#round-question").inner_text()
     assert question == stored["messages"][-1]["content"]
     expect(page.locator("#round-summary")).to_contain_text(stored["decision"]["answer"] or "(none)")

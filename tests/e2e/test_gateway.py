@@ -289,3 +289,21 @@ def test_metrics_show_each_agents_cached_and_prefilled_prompt_tokens(gateway, cl
     assert cached >= reply.usage.prompt_tokens - 1  # all of the repeat but its last token
     assert prefilled >= reply.usage.prompt_tokens  # the first time, all of it
     assert samples[("conclave_agent_generated_tokens", None)] >= 2
+
+
+def test_usage_says_how_much_of_the_prompt_the_agents_had_cached(gateway, client):
+    ask = [{"role": "user", "content": "Which is the heaviest of the metals you know of?"}]
+    first, second = (
+        client.chat.completions.with_raw_response.create(
+            model="agent/test-agent", messages=ask, max_tokens=4, temperature=0
+        )
+        for _ in range(2)
+    )
+    new, repeat = first.parse().usage, second.parse().usage
+    # The repeat finds all of its prompt but the last token (its logits are computed
+    # again) in the slot the first left; the first found at most the shared opening.
+    assert repeat.prompt_tokens_details.cached_tokens == repeat.prompt_tokens - 1
+    assert new.prompt_tokens_details.cached_tokens < repeat.prompt_tokens_details.cached_tokens
+    round_id = second.headers["x-conclave-round-id"]
+    (candidate,) = httpx.get(f"{gateway.url}/v1/rounds/{round_id}").json()["candidates"]
+    assert candidate["cached_prompt_tokens"] == repeat.prompt_tokens_details.cached_tokens

@@ -60,6 +60,9 @@ def test_create_names_its_round_and_retrieve_gives_it_back(client, gateway):
     }
     assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
     record = stored(gateway, round_id)
+    assert response.usage.input_tokens_details.cached_tokens == sum(
+        c["cached_prompt_tokens"] for c in record["candidates"]
+    )
     assert turns(record) == [("system", "Answer with one word."), ("user", "Name a colour.")]
     assert record["text"] == response.output_text and record["max_tokens"] == 16
     # Stored with the round: the same response comes back, by id.

@@ -233,3 +233,9 @@ def test_each_voices_critique_turn_finds_its_own_first_turn_in_the_agents_cache(
     assert info.prompt_tokens_cached_total + info.prompt_tokens_prefilled_total == sum(
         c.prompt_tokens for t in turns.values() for c in t
     )
+    # Each candidate says what of its prompt was cached, and they add up to the agent's count.
+    every = [c for t in turns.values() for c in t]
+    assert sum(c.cached_prompt_tokens for c in every) == info.prompt_tokens_cached_total
+    first = {c.participant: c.prompt_tokens for c in turns[0]}
+    for c in turns[1]:
+        assert first[c.participant] <= c.cached_prompt_tokens < c.prompt_tokens

@@ -18,6 +18,7 @@ def candidate(
         turn=turn,
         prompt_tokens=3,
         completion_tokens=2,
+        cached_prompt_tokens=turn,  # a later turn finds its history cached
     )
 
 
@@ -64,4 +65,9 @@ def test_an_all_empty_round_answers_with_the_empty_answer_not_an_error():
 
 def test_usage_counts_every_candidate_of_every_turn():
     round_ = round_of([candidate("a"), candidate("b", turn=1)])
-    assert usage(round_) == {"prompt_tokens": 6, "completion_tokens": 4, "total_tokens": 10}
+    assert usage(round_) == {
+        "prompt_tokens": 6,
+        "completion_tokens": 4,
+        "total_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 1},
+    }

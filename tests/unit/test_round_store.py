@@ -85,6 +85,7 @@ def full_record(round_id: str = "r1", created_at: float = 1_700_000_000.123456) 
                 first_token_ms=95.5,
                 generation_ms=700.125,
                 turn=2,
+                cached_prompt_tokens=24,
             ),
             Candidate(
                 participant="bob",
@@ -374,6 +375,7 @@ def test_v1_database_is_upgraded_on_open(tmp_path: Path) -> None:
         assert record.request.messages == (("user", "2+2?"),)
         assert record.request.tags == {"exp": "legacy"}
         assert record.candidates[0].text == "It is 4."
+        assert record.candidates[0].cached_prompt_tokens == 0  # v6: not measured then
         # v4: a round from before structured answers answered in plain text, with no tools
         assert record.request.response_format == ResponseFormat()
         assert record.request.tools == () and record.request.tool_choice == ""
@@ -561,5 +563,5 @@ def test_v4_files_gain_the_in_flight_index(tmp_path: Path) -> None:
         pass
     conn = sqlite3.connect(path)
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "rounds_running" in indexes and schema_version(conn) == SCHEMA_VERSION == 5
+    assert "rounds_running" in indexes and schema_version(conn) == SCHEMA_VERSION
     conn.close()

@@ -116,9 +116,18 @@ def message_id(round_id: str) -> str:
 
 
 def usage_of(record: RoundRecord) -> dict[str, int]:
-    """Every token the round spent, as on the OpenAI door: the swarm's real cost."""
+    """Every token the round spent, as on the OpenAI door: the swarm's real cost. As
+    Anthropic counts them, prompt tokens read from a cache are apart: `input_tokens` are
+    the others, and the three input counts add up to the prompt (nothing is ever written
+    to a cache on request: every agent keeps prefixes by itself)."""
     spent = usage(record)
-    return {"input_tokens": spent["prompt_tokens"], "output_tokens": spent["completion_tokens"]}
+    cached = spent["prompt_tokens_details"]["cached_tokens"]
+    return {
+        "input_tokens": spent["prompt_tokens"] - cached,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+        "output_tokens": spent["completion_tokens"],
+    }
 
 
 def message_body(record: RoundRecord, target: Target) -> dict[str, Any]:

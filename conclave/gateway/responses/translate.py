@@ -173,7 +173,9 @@ def response_body(record: RoundRecord) -> dict[str, Any]:
         error=error,
         usage={
             "input_tokens": spent["prompt_tokens"],
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {
+                "cached_tokens": spent["prompt_tokens_details"]["cached_tokens"]
+            },
             "output_tokens": spent["completion_tokens"],
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": spent["total_tokens"],

@@ -310,9 +310,11 @@ class ConclaveParticipant(BaseChatAgent):
         if isinstance(result, ConclaveCreateResult):
             reason = result.conclave_finish_reason or result.finish_reason
             generation_ms = result.generation_ms
+            cached = result.cached_prompt_tokens
         else:  # another model client: what we measured is all there is
             reason = result.finish_reason if result.finish_reason in ("stop", "length") else "error"
             generation_ms = latency_ms
+            cached = 0
         assert isinstance(result.content, str)
         return self._candidate(
             turn,
@@ -323,6 +325,7 @@ class ConclaveParticipant(BaseChatAgent):
             latency_ms=latency_ms,
             first_token_ms=first_token_ms,
             generation_ms=generation_ms,
+            cached_prompt_tokens=cached,
         )
 
     def _candidate(self, turn: int, text: str, reason: str, **fields: object) -> Candidate:

@@ -116,12 +116,19 @@ _V5_IN_FLIGHT = """
 CREATE INDEX rounds_running ON rounds (id) WHERE status = 'running';
 """
 
+# v6: of each candidate's prompt tokens, those its agent found in its KV cache (issue 20's
+# prompt cache; older rounds: 0, not measured).
+_V6_CACHED_PROMPT_TOKENS = """
+ALTER TABLE candidates ADD COLUMN cached_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_CORE,
     _V2_TAGS,
     _V3_PARTICIPANT_MODEL,
     _V4_STRUCTURED,
     _V5_IN_FLIGHT,
+    _V6_CACHED_PROMPT_TOKENS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -69,7 +69,11 @@ function candidates(round, personas) {
         el("td", {}, el("div", { class: "turn-text" }, c.text || "–"),
           c.error ? el("div", { class: "error" }, c.error) : ""),
         el("td", {}, c.finish_reason),
-        el("td", { class: "mono" }, `${c.prompt_tokens} + ${c.completion_tokens}`),
+        el("td", { class: "mono tokens", title: "prompt + completion tokens; cached: prompt "
+          + "tokens the agent found in its KV cache instead of prefilling" },
+          `${c.prompt_tokens} + ${c.completion_tokens}`,
+          c.cached_prompt_tokens ? el("div", { class: "muted" }, `${c.cached_prompt_tokens} cached`)
+            : ""),
         el("td", {}, ms(c.first_token_ms)),
         el("td", {}, rate === null ? "–" : num(rate)));
     }))));
